@@ -1,0 +1,66 @@
+"""The ``emotion-circuits`` command line: a thin typer shell over the library.
+
+Each module in :mod:`experiments.commands` defines ``register(app)``; they are found
+automatically, so adding a command never edits this file. User errors
+(:class:`interp.errors.EmotionCircuitsError`) print one line and exit with code 2.
+"""
+
+import importlib
+import os
+import pkgutil
+import sys
+import warnings
+
+import typer
+
+from experiments import commands
+from experiments.cli_common import err_console
+from interp.errors import EmotionCircuitsError
+
+app = typer.Typer(
+    name="emotion-circuits",
+    help="Find, trace and steer emotion circuits in language models (TransformerLens TransformerBridge).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+
+def _register_all() -> None:
+    for mod in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{commands.__name__}.{mod.name}")
+        register = getattr(module, "register", None)
+        if register is not None:
+            register(app)
+
+
+_register_all()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app, turning user errors into one line and exit code 2."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    warnings.filterwarnings("ignore")
+    command = typer.main.get_command(app)
+    try:
+        rv = command.main(args=argv, prog_name="emotion-circuits", standalone_mode=False)
+    except EmotionCircuitsError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        err_console.print("interrupted; rerun the same command to resume")
+        sys.exit(130)
+    except Exception as exc:
+        # typer vendors click; its usage errors carry .show() and .exit_code.
+        if hasattr(exc, "show") and hasattr(exc, "exit_code"):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+    sys.exit(rv if isinstance(rv, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,139 @@
+"""Helpers shared by CLI commands: consoles, --json output, list parsing, progress, model loading."""
+
+import json
+import math
+import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from interp.errors import ConfigError, EmotionCircuitsError
+
+_RANGE_RE = re.compile(r"^(-?\d+)(?:-(-?\d+))?$")
+console = Console()
+err_console = Console(stderr=True)
+
+JsonOpt = typer.Option(False, "--json", help="Print a machine-readable JSON summary on stdout instead of tables.")
+RunsRootOpt = typer.Option(Path("runs"), "--runs-root", help="Folder under which run directories are created.")
+SeedOpt = typer.Option(0, "--seed", help="Global random seed (Python, NumPy, torch).")
+DeviceOpt = typer.Option(None, "--device", help="torch device (default: cuda if available, else cpu).")
+
+
+def emit_json(obj: Any) -> None:
+    """Write ``obj`` as JSON to stdout (NaN/inf become null)."""
+    sys.stdout.write(json.dumps(_clean(obj), indent=2, default=_default) + "\n")
+
+
+def _clean(obj: Any) -> Any:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    return obj
+
+
+def _default(obj: Any) -> Any:
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "tolist"):
+        return _clean(obj.tolist())
+    if hasattr(obj, "to_dict"):
+        return _clean(obj.to_dict())
+    return str(obj)
+
+
+def table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
+    t = Table(title=title, title_justify="left")
+    for c in columns:
+        t.add_column(c)
+    for r in rows:
+        t.add_row(*[fmt(v) for v in r])
+    return t
+
+
+def fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def parse_int_list(text: str | None, *, name: str, default: list[int] | None = None) -> list[int] | None:
+    """Parse ``"0,3,5-9"`` into ``[0, 3, 5, 6, 7, 8, 9]``; raise a ConfigError naming ``name``."""
+    if text is None or text == "":
+        return default
+    out: list[int] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        m = _RANGE_RE.match(part)
+        if m is None:
+            raise ConfigError(f"{name} must be integers or ranges like '0,3,5-9', got {text!r}")
+        a, b = int(m.group(1)), int(m.group(2) or m.group(1))
+        out.extend(range(a, b + 1))
+    return out
+
+
+def parse_float_list(text: str | None, *, name: str, default: list[float] | None = None) -> list[float] | None:
+    """Parse ``"-2,-1,0,1"`` into floats; reject NaN/inf with a ConfigError naming ``name``."""
+    if text is None or text == "":
+        return default
+    try:
+        vals = [float(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        raise ConfigError(f"{name} must be numbers like '-1,0,0.5,1', got {text!r}") from None
+    bad = [v for v in vals if not math.isfinite(v)]
+    if bad:
+        raise ConfigError(f"{name} contains {bad[0]}; every value must be a finite number")
+    return vals
+
+
+def parse_str_list(text: str | None, *, default: list[str] | None = None) -> list[str] | None:
+    if text is None or text == "":
+        return default
+    return [p.strip() for p in text.split(",") if p.strip()]
+
+
+@contextmanager
+def progress_bar(description: str, total: int, *, quiet: bool = False) -> Iterator:
+    """A rich progress bar on stderr; yields ``advance_to(done)``."""
+    if quiet:
+        yield lambda done, total=None: None
+        return
+    with Progress(
+        SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), TimeRemainingColumn(), console=err_console, transient=False,
+    ) as prog:
+        task = prog.add_task(description, total=total)
+
+        def update(done: int, total_: int | None = None) -> None:
+            prog.update(task, completed=done, total=total_ or total)
+
+        yield update
+
+
+def load_model_cli(name: str, device: str | None = None, *, quiet: bool = False):
+    """Load a model with a spinner on stderr."""
+    from interp.models import load_model
+
+    if quiet:
+        return load_model(name, device=device)
+    with err_console.status(f"loading model {name} …"):
+        model = load_model(name, device=device)
+    info = model.ec_info
+    err_console.print(f"loaded {info.name} ({info.n_layers} layers, d_model {info.d_model}) in {info.load_seconds:.1f} s"
+                      + (" from cache" if info.from_cache else ""))
+    return model
+
+
+def fail(message: str) -> None:
+    """Raise a user error from a command."""
+    raise EmotionCircuitsError(message)

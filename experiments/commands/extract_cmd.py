@@ -1,0 +1,66 @@
+"""``emotion-circuits extract``: stream activations of a dataset to a safetensors store."""
+
+import time
+from pathlib import Path
+
+import typer
+
+from experiments.cli_common import DeviceOpt, JsonOpt, RunsRootOpt, SeedOpt, console, emit_json, load_model_cli, parse_int_list, parse_str_list, progress_bar, table
+from interp.activations import extract_activations
+from interp.datasets import load_dataset, validate
+from interp.hook_names import RESIDUAL_KINDS, expand_hooks
+from interp.run_context import RunContext
+
+
+def extract(
+    model: str = typer.Option("smollm2-135m", "--model", "-m", help="Known model name, local model directory or HF id."),
+    profile: str = typer.Option("baseline", "--profile", "-p", help="Dataset profile (baseline, extended) or a JSONL/CSV file."),
+    hooks: str = typer.Option(None, "--hooks", help=f"Comma-separated hook kinds ({', '.join(RESIDUAL_KINDS)}, z, pattern…) or full hook names. Default: {', '.join(RESIDUAL_KINDS)}."),
+    layers: str = typer.Option(None, "--layers", help="Layers for hook kinds, e.g. '0,5,10-12' (default: all)."),
+    batch_size: int = typer.Option(32, "--batch-size", min=1, help="Sentences per forward pass and per shard."),
+    padding_side: str = typer.Option("right", "--padding-side", help="Pad batches on the 'right' or 'left' (stored layout is the same)."),
+    dtype: str = typer.Option("float32", "--dtype", help="Storage dtype: float32, float16 or bfloat16."),
+    out: Path = typer.Option(None, "--out", "-o", help="Store folder (default: <run dir>/activations). Reusing a folder resumes."),
+    runs_root: Path = RunsRootOpt,
+    seed: int = SeedOpt,
+    device: str = DeviceOpt,
+    json_out: bool = JsonOpt,
+) -> None:
+    """Run every sentence through the model under no_grad and store the chosen hooks, with sentence-end and emotion-word positions."""
+    ds = load_dataset(profile)
+    report = validate(ds)
+    m = load_model_cli(model, device, quiet=json_out)
+    layer_list = parse_int_list(layers, name="--layers")
+    hook_list = parse_str_list(hooks)
+    # Validate hooks and layers before any folder is created.
+    expand_hooks(hook_list or list(RESIDUAL_KINDS), layer_list if layer_list is not None else list(range(m.cfg.n_layers)),
+                 m.hook_dict.keys(), m.cfg.n_layers)
+    ctx = RunContext.create("extract", {"model": model, "profile": profile, "hooks": hook_list, "layers": layer_list,
+                                        "batch_size": batch_size, "padding_side": padding_side, "dtype": dtype}, root=runs_root, seed=seed)
+    ctx.record_model(m)
+    ctx.record_dataset(profile, ds)
+    store_dir = out if out is not None else ctx.path / "activations"
+    t0 = time.perf_counter()
+    with progress_bar("extracting", len(ds), quiet=json_out) as update:
+        store = extract_activations(m, ds, store_dir, hooks=hook_list, layers=layer_list, batch_size=batch_size,
+                                    padding_side=padding_side, dtype=dtype, progress=update)
+    secs = time.perf_counter() - t0
+    n_tokens = int(store.lengths.sum())
+    size = sum(p.stat().st_size for p in Path(store.path).glob("shard-*.safetensors"))
+    ctx.record_step("extract", store=str(store.path), seconds=round(secs, 2), tokens=n_tokens, bytes=size)
+    wall = ctx.finish()
+    summary = {
+        "run_dir": str(ctx.path), "store": str(store.path), "model": m.ec_info.name, "dataset": ds.source,
+        "dataset_hash": ds.hash(), "n_sentences": store.n, "counts": report.counts, "dataset_valid": report.ok,
+        "n_hooks": len(store.hooks), "n_tokens": n_tokens, "mean_tokens": n_tokens / store.n,
+        "seconds": round(secs, 2), "tokens_per_second": round(n_tokens / secs, 1), "bytes": size, "wall_seconds": wall,
+    }
+    if json_out:
+        emit_json(summary)
+        return
+    console.print(table("dataset", ["emotion", "count"], [[k, v] for k, v in report.counts.items()]))
+    console.print(table("extraction", ["key", "value"], [[k, v] for k, v in summary.items() if k != "counts"]))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("extract")(extract)

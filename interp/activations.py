@@ -1,0 +1,318 @@
+"""Stream activations of every sentence to safetensors shards, and load them back.
+
+Layout of a store folder::
+
+    manifest.json          model, dataset, hooks, per-sentence positions, shard list, complete flag
+    shard-00000.safetensors {hook_name: [b, pos_max_in_shard, d], "tokens": [b, pos], "lengths": [b]}
+    ...
+
+Activations are stored right-aligned (token 0 at index 0, zeros past each sentence's
+length) whatever padding side the forward pass used. Each shard is written atomically
+by a writer thread while the next batch runs, so memory stays bounded by ~2 batches.
+A rerun with the same settings skips shards already on disk (resume).
+"""
+
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from jaxtyping import Float, Int
+from safetensors import safe_open
+from safetensors.torch import save_file
+from torch import Tensor
+
+from interp.capture import capture, unpad
+from interp.datasets import EmotionDataset
+from interp.errors import StoreError
+from interp.hook_names import RESIDUAL_KINDS, expand_hooks
+from interp.io import atomic_write_json, atomic_write_with, ensure_writable_dir, read_json
+from interp.models import model_info
+from interp.positions import tokenize_batch
+
+STORE_VERSION = 1
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+def default_hooks(n_layers: int) -> list[str]:
+    """resid_pre and resid_post of every layer, attn_out and mlp_out of every layer."""
+    return [f"blocks.{layer}.hook_{kind}" for kind in RESIDUAL_KINDS for layer in range(n_layers)]
+
+
+def _shard_name(i: int) -> str:
+    return f"shard-{i:05d}.safetensors"
+
+
+def _plan(ds: EmotionDataset, batch_size: int) -> list[tuple[int, int]]:
+    return [(a, min(a + batch_size, len(ds))) for a in range(0, len(ds), batch_size)]
+
+
+def _settings(model, ds: EmotionDataset, hooks: list[str], batch_size: int, padding_side: str, dtype: str) -> dict:
+    info = model_info(model)
+    return {
+        "store_version": STORE_VERSION,
+        "model": info.name,
+        "model_hash": info.source_hash,
+        "compat_numerics": info.compat_numerics,
+        "dataset_source": ds.source,
+        "dataset_hash": ds.hash(),
+        "hooks": hooks,
+        "batch_size": batch_size,
+        "padding_side": padding_side,
+        "dtype": dtype,
+    }
+
+
+class _ShardWriter:
+    """Writes shards on a background thread; ``put`` blocks when one shard is already waiting."""
+
+    def __init__(self) -> None:
+        self._q: queue.Queue = queue.Queue(maxsize=1)
+        self._err: BaseException | None = None
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    def _run(self) -> None:
+        while (item := self._q.get()) is not None:
+            path, tensors, done = item
+            try:
+                atomic_write_with(path, lambda tmp, t=tensors: save_file(t, str(tmp)))
+                done()
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
+                self._err = exc
+
+    def put(self, path: Path, tensors: dict[str, Tensor], done: Callable[[], None]) -> None:
+        if self._err:
+            raise self._err
+        self._q.put((path, tensors, done))
+
+    def close(self) -> None:
+        self._q.put(None)
+        self._t.join()
+        if self._err:
+            raise self._err
+
+
+def extract_activations(
+    model,
+    ds: EmotionDataset,
+    out_dir: str | Path,
+    *,
+    hooks: list[str] | None = None,
+    layers: list[int] | None = None,
+    batch_size: int = 32,
+    padding_side: str = "right",
+    dtype: str = "float32",
+    progress: Callable[[int, int], None] | None = None,
+) -> "ActivationStore":
+    """Run every sentence of ``ds`` through ``model`` and stream the hooks to ``out_dir``.
+
+    Args:
+        model: a bridge from :func:`interp.models.load_model`.
+        ds: sentences with spans.
+        out_dir: store folder (created; must be writable).
+        hooks: hook names or short kinds (``resid_pre``…); default :func:`default_hooks`.
+        layers: layers for short kinds (default all).
+        batch_size: sentences per forward pass and per shard.
+        padding_side: ``"right"`` or ``"left"`` padding in the forward pass.
+        dtype: storage dtype: float32, float16 or bfloat16.
+        progress: called as ``progress(done_sentences, total)`` after each shard is queued.
+
+    Returns:
+        The completed :class:`ActivationStore`.
+    """
+    if len(ds) == 0:
+        raise StoreError("the dataset is empty: nothing to extract")
+    if dtype not in DTYPES:
+        raise StoreError(f"dtype {dtype!r} is not supported; choose one of {', '.join(DTYPES)}")
+    if batch_size < 1:
+        raise StoreError(f"batch_size must be ≥ 1, got {batch_size}")
+    n_layers = model.cfg.n_layers
+    layer_list = list(range(n_layers)) if layers is None else layers
+    hook_list = expand_hooks(hooks or list(RESIDUAL_KINDS), layer_list, model.hook_dict.keys(), n_layers)
+    out = ensure_writable_dir(out_dir)
+    settings = _settings(model, ds, hook_list, batch_size, padding_side, dtype)
+    plan = _plan(ds, batch_size)
+    manifest_path = out / "manifest.json"
+    if manifest_path.exists():
+        old = read_json(manifest_path)
+        if old.get("settings") != settings:
+            raise StoreError(
+                f"{str(out)!r} already holds activations made with other settings; "
+                "use a new --out folder or delete the old one"
+            )
+        if old.get("complete"):
+            return ActivationStore(out)
+    positions = []
+    for start in range(0, len(ds), batch_size):
+        recs = ds.records[start : start + batch_size]
+        tb = tokenize_batch(model, [r.text for r in recs], [r.spans for r in recs], padding_side=padding_side)
+        positions.extend({"end": e, "span": list(s)} for e, s in zip(tb.end_positions, tb.span_positions))
+    manifest = {
+        "settings": settings,
+        "model_info": model_info(model).to_dict(),
+        "n_sentences": len(ds),
+        "d_model": model.cfg.d_model,
+        "ids": [r.id for r in ds.records],
+        "texts": [r.text for r in ds.records],
+        "labels": [r.emotion for r in ds.records],
+        "spans": [[list(s) for s in r.spans] for r in ds.records],
+        "positions": positions,
+        "shards": [{"file": _shard_name(i), "start": a, "stop": b} for i, (a, b) in enumerate(plan)],
+        "complete": False,
+    }
+    atomic_write_json(manifest_path, manifest)
+    store_dtype = DTYPES[dtype]
+    writer = _ShardWriter()
+    done_count = [sum(b - a for i, (a, b) in enumerate(plan) if (out / _shard_name(i)).exists())]
+    try:
+        for i, (a, b) in enumerate(plan):
+            path = out / _shard_name(i)
+            if path.exists():
+                continue
+            recs = ds.records[a:b]
+            tb = tokenize_batch(model, [r.text for r in recs], [r.spans for r in recs], padding_side=padding_side)
+            acts = capture(model, tb, hook_list)
+            tensors = {h: unpad(acts[h], tb).to("cpu", store_dtype).contiguous() for h in hook_list}
+            tensors["tokens"] = unpad(tb.tokens, tb).contiguous()
+            tensors["lengths"] = torch.tensor(tb.lengths, dtype=torch.long)
+
+            def done(n=b - a):
+                done_count[0] += n
+                if progress:
+                    progress(done_count[0], len(ds))
+
+            writer.put(path, tensors, done)
+    finally:
+        writer.close()
+    manifest["complete"] = True
+    atomic_write_json(manifest_path, manifest)
+    return ActivationStore(out)
+
+
+@dataclass(frozen=True)
+class ActivationStore:
+    """Read access to a store folder written by :func:`extract_activations`."""
+
+    path: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", Path(self.path))
+        if not (self.path / "manifest.json").exists():
+            raise StoreError(f"{str(self.path)!r} is not an activation store (no manifest.json); run `emotion-circuits extract` first")
+        object.__setattr__(self, "_manifest", read_json(self.path / "manifest.json"))
+        if not self._manifest.get("complete"):
+            raise StoreError(f"activation store {str(self.path)!r} is incomplete; rerun the same extract command to resume it")
+
+    @property
+    def manifest(self) -> dict:
+        return self._manifest
+
+    @property
+    def hooks(self) -> list[str]:
+        return list(self.manifest["settings"]["hooks"])
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.manifest["labels"])
+
+    @property
+    def ids(self) -> list[str]:
+        return list(self.manifest["ids"])
+
+    @property
+    def texts(self) -> list[str]:
+        return list(self.manifest["texts"])
+
+    @property
+    def n(self) -> int:
+        return int(self.manifest["n_sentences"])
+
+    @property
+    def model_name(self) -> str:
+        return self.manifest["settings"]["model"]
+
+    @property
+    def end_positions(self) -> Int[Tensor, "n"]:
+        return torch.tensor([p["end"] for p in self.manifest["positions"]], dtype=torch.long)
+
+    @property
+    def span_positions(self) -> list[list[int]]:
+        return [list(p["span"]) for p in self.manifest["positions"]]
+
+    @property
+    def lengths(self) -> Int[Tensor, "n"]:
+        return self.end_positions + 1
+
+    def _check_hook(self, hook: str) -> None:
+        if hook not in self.hooks:
+            raise StoreError(f"hook {hook!r} is not in this store; stored hooks: {', '.join(self.hooks[:6])}… ({len(self.hooks)} in all)")
+
+    def _shards(self):
+        for s in self.manifest["shards"]:
+            yield s, self.path / s["file"]
+
+    def load(self, hook: str) -> Float[Tensor, "n pos d_model"]:
+        """All sentences' activations at ``hook``, zero-padded on the right to the longest sentence."""
+        self._check_hook(hook)
+        width = int(self.lengths.max())
+        parts = []
+        for _, path in self._shards():
+            with safe_open(str(path), framework="pt") as f:
+                t = f.get_tensor(hook).float()
+            parts.append(torch.nn.functional.pad(t, (0, 0, 0, width - t.shape[1])))
+        return torch.cat(parts)
+
+    def tokens(self) -> Int[Tensor, "n pos"]:
+        width = int(self.lengths.max())
+        parts = []
+        for _, path in self._shards():
+            with safe_open(str(path), framework="pt") as f:
+                t = f.get_tensor("tokens")
+            parts.append(torch.nn.functional.pad(t, (0, width - t.shape[1])))
+        return torch.cat(parts)
+
+    def at_positions(self, hook: str, reduce: str = "end") -> Float[Tensor, "n d_model"]:
+        """One vector per sentence: at the sentence end (``"end"``) or the mean over the span (``"span"``).
+
+        Sentences without a span give the sentence-end vector under ``"span"`` only if
+        ``reduce == "span_or_end"``; under ``"span"`` they give NaN rows.
+        """
+        self._check_hook(hook)
+        ends = self.end_positions
+        spans = self.span_positions
+        rows = []
+        for s, path in self._shards():
+            with safe_open(str(path), framework="pt") as f:
+                t = f.get_tensor(hook).float()
+            for j, i in enumerate(range(s["start"], s["stop"])):
+                if reduce == "end" or (reduce == "span_or_end" and not spans[i]):
+                    rows.append(t[j, ends[i]])
+                elif reduce in ("span", "span_or_end"):
+                    rows.append(t[j, spans[i]].mean(0) if spans[i] else torch.full_like(t[j, 0], float("nan")))
+                else:
+                    raise StoreError(f"reduce must be 'end', 'span' or 'span_or_end', got {reduce!r}")
+        return torch.stack(rows)
+
+    def at_index(self, hook: str, positions: list[int]) -> Float[Tensor, "n d_model"]:
+        """One vector per sentence at the given (unpadded) position of each sentence."""
+        self._check_hook(hook)
+        rows = []
+        for s, path in self._shards():
+            with safe_open(str(path), framework="pt") as f:
+                t = f.get_tensor(hook).float()
+            for j, i in enumerate(range(s["start"], s["stop"])):
+                rows.append(t[j, positions[i]])
+        return torch.stack(rows)
+
+
+def store_is_complete(path: str | Path) -> bool:
+    p = Path(path) / "manifest.json"
+    if not p.exists():
+        return False
+    try:
+        return bool(read_json(p).get("complete"))
+    except StoreError:
+        return False
