@@ -30,7 +30,7 @@ from interp.errors import StoreError
 from interp.hook_names import RESIDUAL_KINDS, expand_hooks
 from interp.io import atomic_write_json, atomic_write_with, ensure_writable_dir, read_json
 from interp.models import model_info
-from interp.positions import tokenize_batch
+from interp.positions import prepends_bos, tokenize_batch
 
 STORE_VERSION = 1
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -155,6 +155,7 @@ def extract_activations(
         "model_info": model_info(model).to_dict(),
         "n_sentences": len(ds),
         "d_model": model.cfg.d_model,
+        "prepend_bos": prepends_bos(model),
         "ids": [r.id for r in ds.records],
         "texts": [r.text for r in ds.records],
         "labels": [r.emotion for r in ds.records],

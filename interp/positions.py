@@ -44,6 +44,11 @@ def _bos_id(model) -> int | None:
     return None
 
 
+def prepends_bos(model) -> bool:
+    """True when the model's sequences start with a BOS token."""
+    return _bos_id(model) is not None
+
+
 def token_ids_and_offsets(model, text: str) -> tuple[list[int], list[tuple[int, int]]]:
     """Token ids of ``text`` as the model sees it (BOS prepended if the model does) and char offsets.
 

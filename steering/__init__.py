@@ -1,0 +1,1 @@
+"""Emotion geometry (vectors, subspaces, alignment) and residual steering."""
