@@ -1,0 +1,242 @@
+"""Study configs: a TOML file naming the model(s), dataset profile, phases and their parameters.
+
+Every section is a dataclass with defaults; unknown sections or keys, unknown phases,
+wrong types and phases whose prerequisite is disabled raise a :class:`ConfigError`
+that names the key and the allowed values.
+"""
+
+import sys
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from interp.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+PHASES = ("dataset", "extract", "vectors", "subspace", "align", "sweep", "screen", "ablate", "patch_heads", "ovqk")
+"""Phases in execution order (master plan phases 1, 2, 3, 3.5, 3.5, 4–5, 6, 6, 7, 9)."""
+
+PREREQUISITES: dict[str, tuple[str, ...]] = {
+    "dataset": (),
+    "extract": ("dataset",),
+    "vectors": ("extract",),
+    "subspace": ("extract",),
+    "align": ("extract",),
+    "sweep": ("vectors",),
+    "screen": ("dataset",),
+    "ablate": ("screen",),
+    "patch_heads": ("screen",),
+    "ovqk": ("screen", "vectors"),
+}
+
+
+@dataclass
+class StudySection:
+    name: str = "study"
+    model: str = "smollm2-135m"
+    profile: str = "baseline"
+    seed: int = 0
+    phases: list[str] = field(default_factory=lambda: list(PHASES))
+    device: str = "cpu"
+
+
+@dataclass
+class ExtractSection:
+    hooks: list[str] = field(default_factory=lambda: ["resid_pre", "resid_post"])
+    batch_size: int = 32
+    dtype: str = "float32"
+
+
+@dataclass
+class VectorsSection:
+    methods: list[str] = field(default_factory=lambda: ["sentence_end", "token"])
+    contrast: str = "neutral"
+    hook: str = "resid_post"
+    n_boot: int = 200
+    probe_folds: int = 5
+
+
+@dataclass
+class SubspaceSection:
+    k: int = 10
+    n_random: int = 200
+
+
+@dataclass
+class AlignSection:
+    model_b: str = "gemma3-270m"
+    layer_a: int = -1
+    layer_b: int = -1
+    ridge: float = 1.0
+    holdout: float = 0.3
+
+
+@dataclass
+class SweepSection:
+    emotions: list[str] = field(default_factory=lambda: ["gratitude", "anger"])
+    layers: list[int] = field(default_factory=lambda: [3, 9, 15, 21, 27])
+    alphas: list[float] = field(default_factory=lambda: [-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0])
+    n_prompts: int = 30
+    max_new_tokens: int = 20
+    scale: str = "resid_norm"
+    method: str = "sentence_end"
+    random_control: bool = True
+
+
+@dataclass
+class ScreenSection:
+    emotions: list[str] = field(default_factory=lambda: ["gratitude", "anger", "apology"])
+    n_perm: int = 200
+    n_boot: int = 200
+
+
+@dataclass
+class AblateSection:
+    emotion: str = "gratitude"
+    max_k: int = 10
+    n_random: int = 5
+    mode: str = "mean"
+
+
+@dataclass
+class PatchHeadsSection:
+    emotion: str = "gratitude"
+    modes: list[str] = field(default_factory=lambda: ["pattern_v", "v_only", "pattern_only", "z"])
+    n_pairs: int = 20
+
+
+@dataclass
+class OvqkSection:
+    emotion: str = "gratitude"
+    top_heads: int = 5
+
+
+@dataclass
+class ReportSection:
+    attention_views: int = 3
+    steering_examples: int = 6
+
+
+@dataclass
+class StudyConfig:
+    study: StudySection = field(default_factory=StudySection)
+    extract: ExtractSection = field(default_factory=ExtractSection)
+    vectors: VectorsSection = field(default_factory=VectorsSection)
+    subspace: SubspaceSection = field(default_factory=SubspaceSection)
+    align: AlignSection = field(default_factory=AlignSection)
+    sweep: SweepSection = field(default_factory=SweepSection)
+    screen: ScreenSection = field(default_factory=ScreenSection)
+    ablate: AblateSection = field(default_factory=AblateSection)
+    patch_heads: PatchHeadsSection = field(default_factory=PatchHeadsSection)
+    ovqk: OvqkSection = field(default_factory=OvqkSection)
+    report: ReportSection = field(default_factory=ReportSection)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def section(self, name: str) -> dict:
+        return asdict(getattr(self, name))
+
+    def enabled(self, phase: str) -> bool:
+        return phase in self.study.phases
+
+
+def _check_type(section: str, key: str, value: Any, default: Any) -> Any:
+    where = f"[{section}] {key}"
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} must be true or false, got {value!r}")
+    elif isinstance(default, int):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ConfigError(f"{where} must be an integer, got {value!r}")
+    elif isinstance(default, float):
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise ConfigError(f"{where} must be a number, got {value!r}")
+        value = float(value)
+    elif isinstance(default, str):
+        if not isinstance(value, str):
+            raise ConfigError(f"{where} must be a string, got {value!r}")
+    elif isinstance(default, list):
+        if not isinstance(value, list):
+            raise ConfigError(f"{where} must be a list, got {value!r}")
+        if default and isinstance(default[0], float):
+            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+                raise ConfigError(f"{where} must be a list of numbers, got {value!r}")
+            value = [float(v) for v in value]
+            if any(v != v or v in (float("inf"), float("-inf")) for v in value):
+                raise ConfigError(f"{where} contains NaN or inf; every value must be finite")
+    return value
+
+
+def from_dict(data: dict, *, source: str = "config") -> StudyConfig:
+    """Build and validate a :class:`StudyConfig` from parsed TOML."""
+    cfg = StudyConfig()
+    allowed_sections = [f.name for f in fields(StudyConfig)]
+    for section, values in data.items():
+        if section not in allowed_sections:
+            raise ConfigError(f"{source}: unknown section [{section}]; allowed sections: {', '.join(allowed_sections)}")
+        if not isinstance(values, dict):
+            raise ConfigError(f"{source}: [{section}] must be a table of keys")
+        obj = getattr(cfg, section)
+        allowed = [f.name for f in fields(obj)]
+        for key, value in values.items():
+            if key not in allowed:
+                raise ConfigError(f"{source}: unknown key {key!r} in [{section}]; allowed keys: {', '.join(allowed)}")
+            setattr(obj, key, _check_type(section, key, value, getattr(obj, key)))
+    validate(cfg, source=source)
+    return cfg
+
+
+def validate(cfg: StudyConfig, *, source: str = "config") -> None:
+    """Check phases, prerequisites and value ranges."""
+    phases = cfg.study.phases
+    for p in phases:
+        if p not in PHASES:
+            raise ConfigError(f"{source}: [study] phases has unknown phase {p!r}; allowed phases: {', '.join(PHASES)}")
+    for p in phases:
+        for pre in PREREQUISITES[p]:
+            if pre not in phases:
+                raise ConfigError(f"{source}: phase {p!r} needs phase {pre!r}, which is disabled; add {pre!r} to [study] phases or remove {p!r}")
+    if cfg.study.profile not in ("baseline", "extended") and not Path(cfg.study.profile).exists():
+        raise ConfigError(f"{source}: [study] profile must be 'baseline', 'extended' or an existing dataset file, got {cfg.study.profile!r}")
+    from steering.vectors import CONTRASTS, METHODS
+
+    for m in cfg.vectors.methods:
+        if m not in METHODS:
+            raise ConfigError(f"{source}: [vectors] methods has {m!r}; allowed: {', '.join(METHODS)}")
+    if cfg.vectors.contrast not in CONTRASTS:
+        raise ConfigError(f"{source}: [vectors] contrast must be one of {', '.join(CONTRASTS)}, got {cfg.vectors.contrast!r}")
+    if cfg.sweep.method not in METHODS:
+        raise ConfigError(f"{source}: [sweep] method must be one of {', '.join(METHODS)}, got {cfg.sweep.method!r}")
+    known_emotions = ("gratitude", "anger", "apology")
+    for sec, emos in (("sweep", cfg.sweep.emotions), ("screen", cfg.screen.emotions),
+                      ("ablate", [cfg.ablate.emotion]), ("patch_heads", [cfg.patch_heads.emotion]), ("ovqk", [cfg.ovqk.emotion])):
+        for e in emos:
+            if e not in known_emotions:
+                raise ConfigError(f"{source}: [{sec}] has unknown emotion {e!r}; allowed: {', '.join(known_emotions)}")
+    for key, val, lo in (("[extract] batch_size", cfg.extract.batch_size, 1), ("[subspace] k", cfg.subspace.k, 1),
+                         ("[sweep] n_prompts", cfg.sweep.n_prompts, 1), ("[sweep] max_new_tokens", cfg.sweep.max_new_tokens, 1),
+                         ("[ablate] max_k", cfg.ablate.max_k, 1), ("[patch_heads] n_pairs", cfg.patch_heads.n_pairs, 2),
+                         ("[ovqk] top_heads", cfg.ovqk.top_heads, 1), ("[vectors] n_boot", cfg.vectors.n_boot, 10)):
+        if val < lo:
+            raise ConfigError(f"{source}: {key} must be ≥ {lo}, got {val}")
+    if not 0.05 <= cfg.align.holdout <= 0.9:
+        raise ConfigError(f"{source}: [align] holdout must be in [0.05, 0.9], got {cfg.align.holdout}")
+    if cfg.ablate.mode not in ("zero", "mean"):
+        raise ConfigError(f"{source}: [ablate] mode must be 'zero' or 'mean', got {cfg.ablate.mode!r}")
+
+
+def load_study(path: str | Path) -> StudyConfig:
+    """Read and validate a study TOML file."""
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError(f"study file {str(p)!r} does not exist; see studies/ for examples")
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: not valid TOML ({exc})") from None
+    return from_dict(data, source=str(p))

@@ -1,0 +1,53 @@
+"""Optional MLflow logging of a run: params, headline metrics, and the report as an artifact.
+
+Active only when the ``tracking`` extra (mlflow) is installed; the store defaults to a
+local folder ``<runs root>/mlruns`` (``$MLFLOW_TRACKING_URI`` overrides it).
+"""
+
+import importlib.util
+import os
+from pathlib import Path
+
+
+def mlflow_available() -> bool:
+    return importlib.util.find_spec("mlflow") is not None
+
+
+def _flatten(d: dict, prefix: str = "") -> dict[str, str]:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = str(v)[:250]
+    return out
+
+
+def log_run(run_dir: str | Path, *, runs_root: str | Path = "runs") -> str | None:
+    """Log ``run_dir`` to MLflow; return the MLflow run id, or None when mlflow is not installed."""
+    if not mlflow_available():
+        return None
+    import mlflow
+
+    from experiments.runs import headlines
+    from interp.io import read_json
+
+    run = Path(run_dir)
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or (Path(runs_root).resolve() / "mlruns").as_uri()
+    mlflow.set_tracking_uri(uri)
+    manifest = read_json(run / "manifest.json")
+    mlflow.set_experiment(manifest.get("study", "emotion-circuits"))
+    with mlflow.start_run(run_name=run.name) as active:
+        config = read_json(run / "config.json") if (run / "config.json").exists() else {}
+        mlflow.log_params(_flatten(config))
+        metrics = {}
+        for key, row in headlines(run).items():
+            if isinstance(row.get("value"), (int, float)):
+                safe = "".join(c if c.isalnum() or c in "._-/ " else "_" for c in key)[:250]
+                metrics[safe] = float(row["value"])
+        if metrics:
+            mlflow.log_metrics(metrics)
+        if (run / "report.html").exists():
+            mlflow.log_artifact(str(run / "report.html"))
+        return active.info.run_id
