@@ -1,0 +1,40 @@
+import pytest
+
+from experiments.study_config import PHASES, from_dict, load_study
+from interp.errors import ConfigError
+from tests.helpers import run_cli
+
+
+@pytest.mark.parametrize("name", ["emotion-circuits-baseline", "emotion-circuits-extended"])
+def test_shipped_studies_validate(name):
+    cfg = load_study(f"studies/{name}.toml")
+    assert cfg.study.name == name and cfg.study.phases == list(PHASES)
+
+
+@pytest.mark.parametrize(
+    ("data", "pattern"),
+    [({"study": {"modle": "x"}}, "unknown key 'modle' in [study]; allowed keys: name, model"),
+     ({"sweeps": {}}, "unknown section [sweeps]"),
+     ({"study": {"phases": ["dataset", "steer"]}}, "unknown phase 'steer'; allowed phases: dataset, extract"),
+     ({"study": {"phases": ["dataset", "vectors"]}}, "phase 'vectors' needs phase 'extract', which is disabled"),
+     ({"study": {"phases": ["dataset", "extract", "ablate"]}}, "phase 'ablate' needs phase 'screen'"),
+     ({"sweep": {"alphas": [0.0, "x"]}}, "[sweep] alphas must be a list of numbers"),
+     ({"sweep": {"alphas": [0.0, float("nan")]}}, "NaN or inf"),
+     ({"extract": {"batch_size": 0}}, "[extract] batch_size must be ≥ 1"),
+     ({"screen": {"emotions": ["joy"]}}, "unknown emotion 'joy'"),
+     ({"study": {"seed": "zero"}}, "[study] seed must be an integer")],
+)
+def test_config_errors_name_the_key(data, pattern):
+    with pytest.raises(ConfigError) as exc:
+        from_dict(data, source="s.toml")
+    assert pattern in str(exc.value)
+
+
+def test_run_cli_rejects_bad_config(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[study]\nname = "x"\nphases = ["dataset", "sweep"]\n')
+    code, _, err = run_cli(["run", str(bad), "--runs-root", str(tmp_path)], capsys)
+    assert code == 2 and "phase 'sweep' needs phase 'vectors'" in err and "Traceback" not in err
+    bad.write_text("[study\n")
+    code, _, err = run_cli(["run", str(bad), "--runs-root", str(tmp_path)], capsys)
+    assert code == 2 and "not valid TOML" in err
