@@ -12,6 +12,7 @@ import sys
 import warnings
 
 import typer
+from rich.markup import escape
 
 from experiments import commands
 from experiments.cli_common import err_console
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rv = command.main(args=argv, prog_name="emotion-circuits", standalone_mode=False)
     except EmotionCircuitsError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

@@ -82,7 +82,9 @@ class SweepSection:
     alphas: list[float] = field(default_factory=lambda: [-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0])
     n_prompts: int = 30
     max_new_tokens: int = 20
-    scale: str = "resid_norm"
+    scale: str = "mean_norm"
+    hook_kind: str = "resid_pre"
+    ppl_bound: float = 1.5
     method: str = "sentence_end"
     random_control: bool = True
 
@@ -210,6 +212,10 @@ def validate(cfg: StudyConfig, *, source: str = "config") -> None:
             raise ConfigError(f"{source}: [vectors] methods has {m!r}; allowed: {', '.join(METHODS)}")
     if cfg.vectors.contrast not in CONTRASTS:
         raise ConfigError(f"{source}: [vectors] contrast must be one of {', '.join(CONTRASTS)}, got {cfg.vectors.contrast!r}")
+    if cfg.sweep.scale not in ("raw", "unit", "mean_norm"):
+        raise ConfigError(f"{source}: [sweep] scale must be one of raw, unit, mean_norm, got {cfg.sweep.scale!r}")
+    if cfg.sweep.hook_kind not in ("resid_pre", "resid_post"):
+        raise ConfigError(f"{source}: [sweep] hook_kind must be resid_pre or resid_post (the stored hooks), got {cfg.sweep.hook_kind!r}")
     if cfg.sweep.method not in METHODS:
         raise ConfigError(f"{source}: [sweep] method must be one of {', '.join(METHODS)}, got {cfg.sweep.method!r}")
     known_emotions = ("gratitude", "anger", "apology")

@@ -38,3 +38,26 @@ def test_run_cli_rejects_bad_config(tmp_path, capsys):
     bad.write_text("[study\n")
     code, _, err = run_cli(["run", str(bad), "--runs-root", str(tmp_path)], capsys)
     assert code == 2 and "not valid TOML" in err
+
+
+def test_error_message_keeps_bracketed_section_names(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[study]\nmodle = "x"\n')
+    code, _, err = run_cli(["run", str(bad), "--runs-root", str(tmp_path)], capsys)
+    assert code == 2 and "unknown key 'modle' in [study]" in err
+
+
+def test_pipeline_runs_resumes_and_reuses(tmp_path, capsys):
+    study = tmp_path / "s.toml"
+    study.write_text('[study]\nname = "t"\nmodel = "tiny"\nphases = ["dataset", "extract"]\n[extract]\nhooks = ["resid_post"]\n')
+    code, out, _ = run_cli(["run", str(study), "--runs-root", str(tmp_path / "r"), "--no-screenshot", "--json"], capsys)
+    import json
+
+    first = json.loads(out)
+    assert code == 0 and all(v.startswith("computed") for v in first["phases"].values())
+    assert (tmp_path / first["report"]).exists() or __import__("pathlib").Path(first["report"]).exists()
+    code, out, _ = run_cli(["run", str(study), "--runs-root", str(tmp_path / "r"), "--no-screenshot", "--json"], capsys)
+    second = json.loads(out)
+    assert all(v.startswith("reused") for v in second["phases"].values())
+    code, _, err = run_cli(["run", "studies/emotion-circuits-baseline.toml", "--runs-root", str(tmp_path / "r")], capsys)
+    assert code == 2 and "not wired into `emotion-circuits run` yet" in err

@@ -1,0 +1,191 @@
+"""Run a study's phases in order, resuming and reusing finished work.
+
+A phase's outputs live in ``<run>/<phase>/`` and are complete once ``done.json`` (with
+the phase's key) is written, last and atomically. The key hashes the model's weight
+hash, the dataset hash, the phase's config section and the keys of the phases it reads.
+
+* Rerunning a study resumes its newest unfinished run with the same config: finished
+  phases are skipped, an interrupted phase is rerun (phases that support it, such as
+  the steering sweep, continue from their own stored partial results).
+* A new run reuses a finished phase from any earlier run of the study with the same
+  key (files are hard-linked, or copied across file systems).
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from experiments.cli_common import err_console
+from experiments.study_config import PHASES, PREREQUISITES, StudyConfig
+from interp.io import atomic_write_json, read_json
+from interp.run_context import RunContext
+
+DONE = "done.json"
+
+
+def _hash(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+@dataclass
+class StudyState:
+    """What phases share while a study runs: config, run folder, loaded models, phase keys."""
+
+    cfg: StudyConfig
+    ctx: RunContext
+    runs_root: Path
+    progress: Callable[[int, int], None] = lambda done, total: None
+    models: dict = field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=dict)
+    dataset: object = None
+
+    def model(self, name: str):
+        if name not in self.models:
+            from interp.models import load_model
+
+            self.models[name] = load_model(name, device=self.cfg.study.device)
+            self.ctx.record_model(self.models[name])
+        return self.models[name]
+
+    def phase_dir(self, phase: str) -> Path:
+        return self.ctx.sub(phase)
+
+    def store(self, model_name: str | None = None):
+        """The activation store written by the extract phase (for the main model or ``model_name``)."""
+        from interp.activations import ActivationStore
+
+        sub = "activations" if model_name in (None, self.cfg.study.model) else f"activations-{model_name}"
+        return ActivationStore(self.ctx.path / "extract" / sub)
+
+
+PhaseFn = Callable[[StudyState, Path], dict]
+
+
+def phase_key(state: StudyState, phase: str, model_hash: str, dataset_hash: str) -> str:
+    cfg = state.cfg
+    section = cfg.section(phase) if hasattr(cfg, phase) else {}
+    upstream = {p: state.keys.get(p) for p in PREREQUISITES[phase]}
+    extra = {"model": cfg.study.model, "seed": cfg.study.seed, "profile": cfg.study.profile}
+    if phase == "extract" and cfg.enabled("align"):
+        extra["model_b"] = cfg.align.model_b  # extract also stores model B's activations for alignment
+    return _hash({"phase": phase, "model_hash": model_hash, "dataset_hash": dataset_hash, "section": section,
+                  "upstream": upstream, "extra": extra})
+
+
+def _find_reusable(runs_root: Path, study: str, phase: str, key: str, exclude: Path) -> Path | None:
+    for done in sorted((runs_root / study).glob(f"*/{phase}/{DONE}"), reverse=True):
+        if done.parent.parent == exclude:
+            continue
+        try:
+            if read_json(done).get("key") == key:
+                return done.parent
+        except Exception:  # noqa: BLE001 - an unreadable marker just means "not reusable"
+            continue
+    return None
+
+
+def _link_tree(src: Path, dst: Path) -> None:
+    if dst.exists():
+        shutil.rmtree(dst)
+
+    def link_or_copy(s, d):
+        try:
+            os.link(s, d)
+        except OSError:
+            shutil.copy2(s, d)
+
+    shutil.copytree(src, dst, copy_function=link_or_copy)
+
+
+def find_resumable_run(runs_root: Path, study: str, config_hash: str) -> Path | None:
+    """Newest run of ``study`` with the same config that has not finished."""
+    for manifest in sorted((runs_root / study).glob("*/manifest.json"), reverse=True):
+        try:
+            m = read_json(manifest)
+        except Exception:  # noqa: BLE001
+            continue
+        if m.get("config_hash") == config_hash and "finished_utc" not in m:
+            return manifest.parent
+    return None
+
+
+def run_study(cfg: StudyConfig, *, runs_root: Path = Path("runs"), phases: dict[str, PhaseFn],
+              resume: bool = True, quiet: bool = False) -> tuple[RunContext, dict]:
+    """Run every enabled phase; return the run context and ``{phase: status}``."""
+    from interp.datasets import load_dataset
+
+    from interp.errors import ConfigError
+
+    missing = [p for p in PHASES if cfg.enabled(p) and p not in phases]
+    if missing:
+        raise ConfigError(
+            f"phase(s) {', '.join(missing)} are not wired into `emotion-circuits run` yet; remove them from [study] phases "
+            f"and run them with their own commands (vectors, subspace, align, sweep, screen-heads, ablate, patch-heads, ovqk)")
+    study = cfg.study.name
+    config = cfg.to_dict()
+    config_hash = _hash(config)
+    run_dir = find_resumable_run(runs_root, study, config_hash) if resume else None
+    ctx = RunContext.create(study, config, root=runs_root, seed=cfg.study.seed, run_dir=run_dir)
+    ctx.manifest["config_hash"] = config_hash
+    ctx.manifest.pop("finished_utc", None)
+    ctx.save()
+    state = StudyState(cfg=cfg, ctx=ctx, runs_root=runs_root)
+    ds = load_dataset(cfg.study.profile)
+    state.dataset = ds
+    ctx.record_dataset(cfg.study.profile, ds)
+    from interp.registry import KNOWN_MODELS
+
+    model_hash = _source_hash(cfg.study.model, KNOWN_MODELS)
+    enabled = [p for p in PHASES if cfg.enabled(p)]
+    status: dict[str, str] = {}
+    columns = [SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    with Progress(*columns, console=err_console, disable=quiet) as prog:
+        overall = prog.add_task(f"study {study}", total=len(enabled))
+        for i, phase in enumerate(enabled):
+            key = phase_key(state, phase, model_hash, ds.hash())
+            state.keys[phase] = key
+            pdir = ctx.path / phase
+            done_file = pdir / DONE
+            if done_file.exists() and read_json(done_file).get("key") == key:
+                status[phase] = "done earlier in this run"
+            elif (src := _find_reusable(runs_root, study, phase, key, ctx.path)) is not None:
+                _link_tree(src, pdir)
+                status[phase] = f"reused from {src.parent.name}"
+            else:
+                sub = prog.add_task(f"  {phase}", total=1)
+
+                def update(done: int, total: int, sub=sub) -> None:
+                    prog.update(sub, completed=done, total=max(total, 1))
+
+                state.progress = update
+                t0 = time.perf_counter()
+                pdir.mkdir(parents=True, exist_ok=True)
+                summary = phases[phase](state, pdir)
+                atomic_write_json(pdir / "summary.json", summary)
+                secs = round(time.perf_counter() - t0, 2)
+                atomic_write_json(done_file, {"key": key, "seconds": secs})
+                prog.update(sub, completed=prog.tasks[sub].total or 1, visible=False)
+                status[phase] = f"computed in {secs} s"
+            ctx.record_step(phase, key=key, status=status[phase])
+            prog.update(overall, completed=i + 1)
+    return ctx, status
+
+
+def _source_hash(name: str, known) -> str:
+    """Weight identity of a model without loading it (GGUF hash for known models)."""
+    from interp.models import _dir_hash, _locate_gguf
+
+    spec = known.get(name)
+    if spec is not None and spec.gguf_file:
+        return _locate_gguf(spec)[1]
+    if spec is not None:
+        return f"builtin:{name}"
+    p = Path(name)
+    return _dir_hash(p) if p.is_dir() else f"hub:{name}"
