@@ -64,10 +64,13 @@ class EmotionVector:
         return d
 
     def check_compatible(self, model, hook: str | None = None) -> None:
-        """Raise unless this vector fits ``model`` (same d_model) and, if given, ``hook``."""
+        """Raise unless this vector fits ``model`` (same d_model, a hook the model has) and, if given, ``hook``."""
+        from interp.hook_names import validate_hook
+
         d = model.cfg.d_model
         if d != self.d_model:
             raise HookError(f"emotion vector {self.emotion!r} has d_model {self.d_model} (from {self.model_name}) but the model has d_model {d}; compute vectors on this model")
+        validate_hook(hook or self.hook, model.hook_dict.keys(), model.cfg.n_layers)
         if hook is not None and hook != self.hook:
             raise HookError(f"emotion vector {self.emotion!r} was computed at {self.hook!r}, not {hook!r}; recompute it at that hook or pass --allow-hook-mismatch")
 
@@ -185,4 +188,22 @@ def load_vectors(path: str | Path) -> list[EmotionVector]:
         if key not in tensors:
             raise StoreError(f"vector file {str(p)!r} lacks tensor {key!r}; recompute it")
         out.append(EmotionVector(vector=tensors[key], **{k: v for k, v in entry.items() if k in fields}))
+    return out
+
+
+def cosine_matrix(vectors: dict[str, EmotionVector]) -> tuple[list[str], Float[Tensor, "e e"]]:
+    """Pairwise cosines of a ``{emotion: EmotionVector}`` dict, in its key order."""
+    names = list(vectors)
+    u = torch.stack([vectors[e].unit() for e in names])
+    return names, u @ u.T
+
+
+def norm_profile(store, hooks: list[str], *, method: str = "sentence_end", contrast: str = "neutral") -> dict[str, dict[str, list[float]]]:
+    """L1 and L2 norm of every emotion's vector at each hook: ``{emotion: {"l2": [...], "l1": [...]}}`` in ``hooks`` order."""
+    out: dict[str, dict[str, list[float]]] = {}
+    for h in hooks:
+        for e, v in compute_emotion_vectors(store, h, method=method, contrast=contrast).items():
+            d = out.setdefault(e, {"l2": [], "l1": []})
+            d["l2"].append(v.norm)
+            d["l1"].append(float(v.vector.abs().sum()))
     return out

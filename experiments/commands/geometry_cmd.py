@@ -1,0 +1,365 @@
+"""``emotion-circuits vectors | subspace | align``: emotion geometry (phases 3 and 3.5) from residual activations.
+
+Each command extracts the residual activations it needs into its run folder (or reads an
+existing store given with ``--store``), writes ``results.json``, vectors and figures there,
+and prints a short table (``--json`` for a machine-readable summary).
+"""
+
+from collections import Counter
+from pathlib import Path
+
+import torch
+import typer
+
+from experiments.cli_common import (DeviceOpt, JsonOpt, RunsRootOpt, SeedOpt, console, emit_json, load_model_cli,
+                                    parse_int_list, parse_str_list, progress_bar, table)
+from interp.activations import ActivationStore, extract_activations
+from interp.datasets import load_dataset
+from interp.errors import ConfigError, DatasetError, StoreError
+from interp.figures import save_plotly
+from interp.hook_names import hook_kind, parse_hook
+from interp.io import atomic_write_json
+from interp.run_context import RunContext
+from steering import geometry_figures as gf
+from steering.alignment import KINDS, AlignmentSide, evaluate_map, fit_map, rotation_self_check, split_train_test
+from steering.probes import probe_accuracy
+from steering.reliability import pair_key, strongest_band, vector_reliability
+from steering.subspace import bootstrap_overlap, compare_subspaces, emotion_rows, pca_subspace
+from steering.vectors import CONTRASTS, METHODS, compute_emotion_vectors, reference_rows, save_vectors
+
+StoreOpt = typer.Option(None, "--store", help="Existing activation store (from `emotion-circuits extract`); default: extract into the run folder.")
+ModelOpt = typer.Option("smollm2-135m", "--model", "-m", help="Model to extract activations from (ignored with --store).")
+ProfileOpt = typer.Option("baseline", "--profile", "-p", help="Dataset profile (baseline, extended) or a JSONL/CSV file.")
+HooksOpt = typer.Option("resid_post", "--hooks", help="Residual hook kinds or full names to analyse (default resid_post).")
+LayersOpt = typer.Option(None, "--layers", help="Layers, e.g. '0,5,10-12' (default: all).")
+
+
+def _check_counts(ds, *, minimum: int = 2) -> None:
+    counts = Counter(ds.labels)
+    low = {e: c for e, c in counts.items() if c < minimum}
+    if low:
+        e, c = next(iter(low.items()))
+        raise DatasetError(f"emotion {e!r} has {c} sentence(s) in {ds.source}; every emotion needs at least {minimum}")
+    if "neutral" not in counts:
+        raise DatasetError(f"{ds.source} has no neutral sentences; vectors, subspaces and alignment contrast against them")
+
+
+def _get_store(ctx: RunContext, store: Path | None, model: str, profile: str, hooks: list[str], layers: list[int] | None,
+               device: str | None, quiet: bool, name: str = "activations") -> ActivationStore:
+    if store is not None:
+        return ActivationStore(store)
+    ds = load_dataset(profile)
+    _check_counts(ds)
+    m = load_model_cli(model, device, quiet=quiet)
+    ctx.record_model(m)
+    ctx.record_dataset(profile, ds)
+    with progress_bar(f"extracting {model}", len(ds), quiet=quiet) as update:
+        return extract_activations(m, ds, ctx.path / name, hooks=hooks, layers=layers, progress=update)
+
+
+def _select_hooks(st: ActivationStore, hooks: list[str], layers: list[int] | None) -> list[str]:
+    out = []
+    for h in st.hooks:
+        layer, _ = parse_hook(h)
+        if (h in hooks or hook_kind(h) in hooks) and (layers is None or layer in layers):
+            out.append(h)
+    if not out:
+        raise StoreError(f"the store at {str(st.path)!r} has none of hooks {hooks} at layers {layers}; it holds {', '.join(st.hooks[:4])}…")
+    counts = Counter(st.labels)
+    if min(counts.values()) < 2:
+        e = min(counts, key=counts.get)
+        raise DatasetError(f"emotion {e!r} has {counts[e]} sentence(s) in the store; every emotion needs at least 2")
+    return out
+
+
+def _small_matrix_threads() -> None:
+    """Analyses here multiply small matrices many times: extra torch threads only contend (10× slower on shared CPUs)."""
+    torch.set_num_threads(1)
+
+
+def _layer(h: str) -> int:
+    return parse_hook(h)[0] if parse_hook(h)[0] is not None else -1
+
+
+def _ci(e: dict) -> str:
+    return f"{e['value']:.3f} [{e['lo']:.3f}, {e['hi']:.3f}]"
+
+
+def vectors(
+    model: str = ModelOpt, profile: str = ProfileOpt, store: Path = StoreOpt, hooks: str = HooksOpt, layers: str = LayersOpt,
+    methods: str = typer.Option(",".join(METHODS), "--methods", help="sentence_end, token or both."),
+    n_boot: int = typer.Option(200, "--n-boot", min=10, help="Bootstrap resamples for norm / cosine CIs."),
+    n_shuffle: int = typer.Option(50, "--n-shuffle", min=1, help="Label permutations for the shuffled-label null."),
+    n_splits: int = typer.Option(30, "--n-splits", min=1, help="Random half splits for split-half cosines."),
+    probe_shuffles: int = typer.Option(1, "--probe-shuffles", min=0, help="Shuffled-label probes per layer."),
+    folds: int = typer.Option(5, "--folds", min=2, help="Cross-validation folds of the probe."),
+    band_width: int = typer.Option(3, "--band-width", min=1, help="Layers in the reported emotion-strongest band."),
+    runs_root: Path = RunsRootOpt, seed: int = SeedOpt, device: str = DeviceOpt, json_out: bool = JsonOpt,
+) -> None:
+    """Emotion vectors per layer and method (both contrasts), norm profiles, cosine matrices with CIs and nulls, and probes."""
+    method_list = parse_str_list(methods) or list(METHODS)
+    for mth in method_list:
+        if mth not in METHODS:
+            raise ConfigError(f"--methods has {mth!r}; choose from {', '.join(METHODS)}")
+    layer_list = parse_int_list(layers, name="--layers")
+    hook_list = parse_str_list(hooks) or ["resid_post"]
+    ctx = RunContext.create("vectors", {"model": model, "profile": profile, "store": store, "hooks": hook_list, "layers": layer_list,
+                                        "methods": method_list, "n_boot": n_boot, "n_shuffle": n_shuffle, "n_splits": n_splits,
+                                        "probe_shuffles": probe_shuffles, "folds": folds}, root=runs_root, seed=seed)
+    st = _get_store(ctx, store, model, profile, hook_list, layer_list, device, json_out)
+    sel = _select_hooks(st, hook_list, layer_list)
+    _small_matrix_threads()
+    labels = st.labels
+    records, probes, saved = [], [], {}
+    with progress_bar("vectors, reliability, probes", len(sel) * len(method_list), quiet=json_out) as update:
+        for i, h in enumerate(sel):
+            for j, mth in enumerate(method_list):
+                rows = reference_rows(st, h, mth)
+                for con in CONTRASTS:
+                    rel = vector_reliability(rows, labels, contrast=con, n_boot=n_boot, n_splits=n_splits, n_shuffle=n_shuffle, seed=seed)
+                    records.append({"hook": h, "layer": _layer(h), "method": mth, "contrast": con, "reliability": rel.to_dict()})
+                    saved.setdefault(f"{mth}_{con}", []).extend(compute_emotion_vectors(st, h, method=mth, contrast=con).values())
+                probe = probe_accuracy(rows, labels, folds=folds, n_shuffle=probe_shuffles, seed=seed)
+                probes.append({"hook": h, "layer": _layer(h), "method": mth, "probe": probe.to_dict()})
+                update(i * len(method_list) + j + 1)
+    vec_dir = ctx.sub("vectors")
+    for key, vs in saved.items():
+        save_vectors(vs, vec_dir / f"{key}.safetensors")
+    # The band: consecutive layers where the sentence-end (else first method) vectors stand furthest above their null.
+    band_method = "sentence_end" if "sentence_end" in method_list else method_list[0]
+    primary = hook_kind(sel[0]) or sel[0]
+    same_kind = [h for h in sel if (hook_kind(h) or h) == primary]
+    sig = [r for r in records if r["method"] == band_method and r["contrast"] == "neutral" and r["hook"] in same_kind]
+    band = strongest_band([r["reliability"]["signal_ratio"] for r in sig], [r["layer"] for r in sig], width=band_width)
+    centre = band[len(band) // 2]
+    emos = sig[0]["reliability"]["emotions"]
+    pair = pair_key("gratitude", "anger") if {"gratitude", "anger"} <= set(emos) else pair_key(emos[0], emos[-1])
+    at_band = {}
+    for mth in method_list:
+        for r in records:
+            if r["method"] == mth and r["contrast"] == "neutral" and r["layer"] in band and r["hook"] in same_kind:
+                at_band.setdefault(mth, {})[r["layer"]] = {"cosine": r["reliability"]["cosine"][pair],
+                                                          "null": r["reliability"]["cosine_null"][pair]}
+    summary = {"run_dir": str(ctx.path), "store": str(st.path), "model": st.model_name, "n_hooks": len(sel),
+               "band": band, "band_metric": f"{band_method} signal ratio ||v||² / shuffled-label ||v||² (contrast neutral)",
+               "pair": pair, "cosine_at_band": at_band,
+               "probe_at_band": {mth: {p["layer"]: p["probe"] for p in probes if p["layer"] in band and p["method"] == mth and p["hook"] in same_kind}
+                                 for mth in method_list}}
+    atomic_write_json(ctx.path / "results.json", {"summary": summary, "records": records, "probes": probes})
+    fig_dir = ctx.sub("figures")
+    save_plotly(gf.norm_profile_figure(records), fig_dir / "norm_profiles.html")
+    mats = {}
+    for r in records:
+        if r["layer"] == centre and r["hook"] in same_kind:
+            rel = r["reliability"]
+            e = rel["emotions"]
+            mats[f"{r['method']} / {r['contrast']} (layer {centre})"] = {
+                "emotions": e,
+                "matrix": [[1.0 if a == b else rel["cosine"][pair_key(a, b)]["value"] for b in e] for a in e],
+                "ci": [["1" if a == b else _ci(rel["cosine"][pair_key(a, b)]) for b in e] for a in e]}
+    save_plotly(gf.cosine_heatmaps(mats), fig_dir / "cosine_heatmaps.html")
+    save_plotly(gf.probe_figure(probes), fig_dir / "probe_accuracy.html")
+    ctx.record_step("vectors", hooks=len(sel), band=band)
+    summary["wall_seconds"] = ctx.finish()
+    if json_out:
+        emit_json(summary)
+        return
+    rows_out = []
+    for r in sig:
+        p = {pr["method"]: pr["probe"] for pr in probes if pr["hook"] == r["hook"]}
+        cos = {x["method"]: x["reliability"] for x in records if x["hook"] == r["hook"] and x["contrast"] == "neutral"}
+        rows_out.append([r["layer"], f"{r['reliability']['signal_ratio']:.1f}" + (" *" if r["layer"] in band else "")]
+                        + [_ci(p[m]["accuracy"]) + f" (shuf {p[m]['shuffled']['value']:.2f})" for m in method_list]
+                        + [_ci(cos[m]["cosine"][pair]) + f" (null {cos[m]['cosine_null'][pair]['value']:.2f})" for m in method_list])
+    console.print(table(f"{st.model_name}: per layer (* = strongest band; chance {probes[0]['probe']['chance']:.2f})",
+                        ["layer", "signal/null"] + [f"probe acc {m}" for m in method_list] + [f"cos {pair} {m}" for m in method_list], rows_out))
+    console.print(f"strongest band: layers {band[0]}–{band[-1]}  ·  results: {ctx.path}")
+
+
+def subspace(
+    model: str = ModelOpt, profile: str = ProfileOpt, store: Path = StoreOpt, hooks: str = HooksOpt, layers: str = LayersOpt,
+    k: int = typer.Option(10, "--k", min=1, help="Subspace dimension."),
+    method: str = typer.Option("sentence_end", "--method", help="Rows the PCA is fitted on: sentence_end or token."),
+    n_boot: int = typer.Option(50, "--n-boot", min=2, help="Paired bootstrap resamples of overlaps."),
+    n_random: int = typer.Option(200, "--n-random", min=10, help="Random subspace pairs for the sampled baseline."),
+    runs_root: Path = RunsRootOpt, seed: int = SeedOpt, device: str = DeviceOpt, json_out: bool = JsonOpt,
+) -> None:
+    """PCA emotion subspace per layer (emotion rows − neutral mean): explained variance, overlap with the next layer and across methods, vs random."""
+    if method not in METHODS:
+        raise ConfigError(f"--method must be one of {', '.join(METHODS)}, got {method!r}")
+    layer_list = parse_int_list(layers, name="--layers")
+    hook_list = parse_str_list(hooks) or ["resid_post"]
+    ctx = RunContext.create("subspace", {"model": model, "profile": profile, "store": store, "hooks": hook_list, "layers": layer_list,
+                                         "k": k, "method": method, "n_boot": n_boot}, root=runs_root, seed=seed)
+    st = _get_store(ctx, store, model, profile, hook_list, layer_list, device, json_out)
+    sel = _select_hooks(st, hook_list, layer_list)
+    _small_matrix_threads()
+    labels = st.labels
+    other = [m for m in METHODS if m != method][0]
+    rows = {h: emotion_rows(reference_rows(st, h, method), labels) for h in sel}
+    results, bars = [], []
+    with progress_bar("subspaces", len(sel), quiet=json_out) as update:
+        for i, h in enumerate(sel):
+            sub = pca_subspace(rows[h], k)
+            alt = emotion_rows(reference_rows(st, h, other), labels)
+            cross = compare_subspaces(sub.basis, pca_subspace(alt, k).basis,
+                                      boot=bootstrap_overlap(rows[h], alt, k, n_boot=n_boot, seed=seed), n_random=n_random, seed=seed)
+            rec = {"hook": h, "layer": _layer(h), "subspace": sub.to_dict(), f"overlap_{method}_vs_{other}": cross.to_dict()}
+            bars.append({"label": f"L{_layer(h)} {method}~{other}", "overlap": cross.to_dict()})
+            if i + 1 < len(sel):
+                nxt = sel[i + 1]
+                nx = compare_subspaces(sub.basis, pca_subspace(rows[nxt], k).basis,
+                                       boot=bootstrap_overlap(rows[h], rows[nxt], k, n_boot=n_boot, seed=seed), n_random=n_random, seed=seed)
+                rec["overlap_next_layer"] = {"next": nxt, **nx.to_dict()}
+            results.append(rec)
+            update(i + 1)
+    atomic_write_json(ctx.path / "results.json", {"k": k, "method": method, "records": results})
+    save_plotly(gf.overlap_bars(bars, title=f"{st.model_name}: {method} vs {other} emotion subspaces (k={k})"), ctx.sub("figures") / "overlap.html")
+    wall = ctx.finish()
+    summary = {"run_dir": str(ctx.path), "model": st.model_name, "k": k, "method": method, "wall_seconds": wall,
+               "layers": [{"layer": r["layer"], "explained_total": r["subspace"]["explained_total"],
+                           "overlap_methods": r[f"overlap_{method}_vs_{other}"]["overlap"],
+                           "overlap_next_layer": r.get("overlap_next_layer", {}).get("overlap"),
+                           "random_analytic": r[f"overlap_{method}_vs_{other}"]["random_analytic"]} for r in results]}
+    if json_out:
+        emit_json(summary)
+        return
+    console.print(table(f"{st.model_name}: emotion subspaces (k={k}, random baseline k/d = {summary['layers'][0]['random_analytic']:.4f})",
+                        ["layer", "explained (top k)", f"overlap {method}~{other}", "overlap with next layer"],
+                        [[r["layer"], f"{r['explained_total']:.3f}", _ci(r["overlap_methods"]),
+                          _ci(r["overlap_next_layer"]) if r["overlap_next_layer"] else "-"] for r in summary["layers"]]))
+    console.print(f"results: {ctx.path}")
+
+
+def _strongest_layer(st: ActivationStore, hooks: list[str], seed: int) -> int:
+    vals = [vector_reliability(reference_rows(st, h, "sentence_end"), st.labels, n_boot=10, n_splits=1, n_shuffle=20, seed=seed).signal_ratio()
+            for h in hooks]
+    band = strongest_band(vals, [_layer(h) for h in hooks])
+    return band[len(band) // 2]
+
+
+def _rows_by_text(st: ActivationStore, hook: str, method: str, rows: list[str]) -> tuple[dict, dict, dict]:
+    end = st.at_positions(hook, "end")
+    mean = reference_rows(st, hook, "token")  # neutral sentences: mean over real tokens after BOS
+    emo = reference_rows(st, hook, method)
+    train_rows = {"end": end, "mean": mean}
+    by_text = {}
+    for i, (t, lab) in enumerate(zip(st.texts, st.labels)):
+        by_text.setdefault((t, lab), i)
+    return by_text, {r: train_rows[r] for r in rows}, {"end": end, "emo": emo}
+
+
+def align(
+    model_a: str = typer.Option(..., "--model-a", help="Source model (A)."),
+    model_b: str = typer.Option(None, "--model-b", help="Target model (B); default: same as A (align two layers)."),
+    store_a: Path = typer.Option(None, "--store-a", help="Existing store for A (resid_post of the chosen layer at least)."),
+    store_b: Path = typer.Option(None, "--store-b", help="Existing store for B."),
+    layer_a: int = typer.Option(None, "--layer-a", help="Layer of A (default: centre of A's emotion-strongest band)."),
+    layer_b: int = typer.Option(None, "--layer-b", help="Layer of B (default: B's strongest band, or depth-matched with --match-depth)."),
+    match_depth: bool = typer.Option(False, "--match-depth", help="Pick B's layer at the same relative depth as A's."),
+    hook_kind_: str = typer.Option("resid_post", "--hook", help="Residual hook kind used on both sides."),
+    profile: str = ProfileOpt,
+    method: str = typer.Option("sentence_end", "--method", help="How emotion vectors are read: sentence_end or token."),
+    rows: str = typer.Option("end,mean", "--rows", help="Per-sentence training rows of neutral sentences: end, mean or both."),
+    k: int = typer.Option(10, "--k", min=1, help="Subspace dimension for overlaps."),
+    alpha: float = typer.Option(1e-2, "--alpha", help="Ridge strength relative to the mean squared row norm."),
+    common_dim: int = typer.Option(None, "--common-dim", help="Procrustes common dimension (default: as many as the training rows allow)."),
+    test_fraction: float = typer.Option(0.3, "--test-fraction", help="Share of shared neutral sentences held out."),
+    n_boot: int = typer.Option(200, "--n-boot", min=10, help="Paired bootstrap resamples of emotion sentences."),
+    runs_root: Path = RunsRootOpt, seed: int = SeedOpt, device: str = DeviceOpt, json_out: bool = JsonOpt,
+) -> None:
+    """Map A's residual space into B's with ridge and Procrustes learned on neutral sentences; judge emotion vectors on held-out data."""
+    model_b = model_b or model_a
+    if method not in METHODS:
+        raise ConfigError(f"--method must be one of {', '.join(METHODS)}, got {method!r}")
+    row_kinds = parse_str_list(rows) or ["end", "mean"]
+    for r in row_kinds:
+        if r not in ("end", "mean"):
+            raise ConfigError(f"--rows has {r!r}; choose end, mean or both ('end,mean')")
+    ctx = RunContext.create("align", {"model_a": model_a, "model_b": model_b, "layer_a": layer_a, "layer_b": layer_b, "match_depth": match_depth,
+                                      "hook": hook_kind_, "profile": profile, "method": method, "rows": row_kinds, "k": k, "alpha": alpha,
+                                      "common_dim": common_dim, "test_fraction": test_fraction, "n_boot": n_boot}, root=runs_root, seed=seed)
+    sa = _get_store(ctx, store_a, model_a, profile, [hook_kind_], None, device, json_out, "activations-a")
+    same = model_b == model_a and store_b is None
+    sb = sa if same else _get_store(ctx, store_b, model_b, profile, [hook_kind_], None, device, json_out, "activations-b")
+    hooks_a, hooks_b = _select_hooks(sa, [hook_kind_], None), _select_hooks(sb, [hook_kind_], None)
+    _small_matrix_threads()
+    la = layer_a if layer_a is not None else _strongest_layer(sa, hooks_a, seed)
+    nla, nlb = sa.manifest["model_info"]["n_layers"], sb.manifest["model_info"]["n_layers"]
+    if layer_b is not None:
+        lb = layer_b
+    elif match_depth:
+        lb = int(round(la * (nlb - 1) / max(nla - 1, 1)))
+    else:
+        lb = _strongest_layer(sb, hooks_b, seed)
+    ha, hb = [h for h in hooks_a if _layer(h) == la], [h for h in hooks_b if _layer(h) == lb]
+    if not ha or not hb:
+        raise ConfigError(f"layer {la if not ha else lb} is not in the store ({hook_kind_} layers "
+                          f"{[_layer(h) for h in (hooks_a if not ha else hooks_b)]})")
+    ia, ta, ea = _rows_by_text(sa, ha[0], method, row_kinds)
+    ib, tb, eb = _rows_by_text(sb, hb[0], method, row_kinds)
+    shared = [key for key in ia if key in ib]
+    neutral = [key for key in shared if key[1] == "neutral"]
+    if not neutral:
+        raise DatasetError("the two stores share no neutral sentences (matched by text); extract both from the same dataset")
+    emotional = [key for key in shared if key[1] != "neutral"]
+    counts = Counter(key[1] for key in emotional)
+    if not counts or min(counts.values()) < 2:
+        raise DatasetError(f"the two stores share too few emotion sentences ({dict(counts)}); every emotion needs at least 2")
+    tr, te = split_train_test(len(neutral), test_fraction=test_fraction, seed=seed)
+
+    def side(idx, train_rows, other):
+        # Held-out neutral rows are read the way the emotion vectors are (``reference_rows`` of ``method``).
+        train = torch.cat([train_rows[r][[idx[neutral[i]] for i in tr]] for r in row_kinds])
+        return AlignmentSide(train=train, test_neutral=other["emo"][[idx[neutral[i]] for i in te]],
+                             emotion=other["emo"][[idx[key] for key in emotional]], emotion_labels=[key[1] for key in emotional])
+
+    A, B = side(ia, ta, ea), side(ib, tb, eb)
+    evals, checks = {}, {}
+    with progress_bar("fitting and evaluating maps", 2 * len(KINDS), quiet=json_out) as update:
+        for n, kind in enumerate(KINDS):
+            mp = fit_map(kind, A.train, B.train, alpha=alpha, common_dim=common_dim)
+            evals[kind] = evaluate_map(mp, A, B, k=k, n_boot=n_boot, alpha=alpha, common_dim=common_dim, seed=seed)
+            update(2 * n + 1)
+            checks[kind] = rotation_self_check(A, kind=kind, alpha=alpha, common_dim=common_dim, seed=seed)
+            update(2 * n + 2)
+    fig_dir = ctx.sub("figures")
+    for kind, ev in evals.items():
+        save_plotly(gf.alignment_bars(ev.to_dict(), title=f"{sa.model_name} L{la} → {sb.model_name} L{lb}"), fig_dir / f"alignment_{kind}.html")
+    bars = [{"label": "before (zero-padded)", "overlap": evals["ridge"].overlap_before}] + \
+           [{"label": f"after {kind}", "overlap": ev.overlap_after} for kind, ev in evals.items()]
+    save_plotly(gf.overlap_bars(bars, title=f"emotion subspace overlap {sa.model_name} L{la} → {sb.model_name} L{lb} (k={k})"), fig_dir / "overlap.html")
+    summary = {"run_dir": str(ctx.path), "model_a": sa.model_name, "model_b": sb.model_name, "layer_a": la, "layer_b": lb,
+               "hook_a": ha[0], "hook_b": hb[0], "d_a": int(A.train.shape[1]), "d_b": int(B.train.shape[1]),
+               "n_neutral_train": len(tr), "n_neutral_test": len(te), "n_train_rows": int(A.train.shape[0]),
+               "n_emotion_sentences": len(emotional), "method": method,
+               "before_note": "cos² before = A's and B's vectors zero-padded/truncated to max(d_a, d_b); across models this is a coordinate coincidence, compare 'after' with the random-map and shuffled-pairs baselines",
+               "maps": {kind: ev.to_dict() for kind, ev in evals.items()}, "rotation_self_check": checks}
+    atomic_write_json(ctx.path / "results.json", summary)
+    summary["wall_seconds"] = ctx.finish()
+    if json_out:
+        emit_json(summary)
+        return
+    emos = evals["ridge"].emotions
+    console.print(table(f"{sa.model_name} L{la} (d={summary['d_a']}) → {sb.model_name} L{lb} (d={summary['d_b']}): cos² of emotion vectors, "
+                        f"held-out ({len(te)} neutral test, {len(tr)} train)",
+                        ["emotion", "before (padded)", "after ridge", "after procrustes", "random map", "shuffled pairs (ridge)"],
+                        [[e, _ci(evals["ridge"].cos2_before[e].to_dict()), _ci(evals["ridge"].cos2_after[e].to_dict()),
+                          _ci(evals["procrustes"].cos2_after[e].to_dict()), _ci(evals["ridge"].cos2_random_map[e].to_dict()),
+                          _ci(evals["ridge"].cos2_shuffled_pairs[e].to_dict())] for e in emos]))
+    ov = [["before (padded)", _ci(evals["ridge"].overlap_before["overlap"]), evals["ridge"].overlap_before["random_analytic"],
+           _ci(evals["ridge"].overlap_before["random_sampled"])]]
+    ov += [[f"after {kind}", _ci(ev.overlap_after["overlap"]), ev.overlap_after["random_analytic"], _ci(ev.overlap_after["random_sampled"])]
+           for kind, ev in evals.items()]
+    console.print(table(f"emotion subspace overlap (k={k})", ["", "overlap", "random k/d", "random sampled"], ov))
+    console.print(table("held-out neutral rows and rotation self-check (A vs rotated A)",
+                        ["map", "held-out R²", "held-out cos", "self-check cos²", "span ceiling", "cos² in span", "passed"],
+                        [[kind, f"{evals[kind].heldout_r2:.3f}", f"{evals[kind].heldout_cos:.3f}", f"{checks[kind]['mean_cos2']:.3f}",
+                          f"{checks[kind]['span_ceiling']:.3f}", f"{checks[kind]['mean_cos2_in_span']:.4f}", checks[kind]["passed"]] for kind in KINDS]))
+    console.print(f"results: {ctx.path}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("vectors")(vectors)
+    app.command("subspace")(subspace)
+    app.command("align")(align)
