@@ -1,0 +1,95 @@
+"""Text scorers for steered generations: one number per text per column, all offline.
+
+A scorer is any object with a ``name``, the ``columns`` it fills and
+``score(texts, *, prompts=None) -> {column: [float per text]}``. Built-in scorers are
+registered by name; users add their own (e.g. a Hugging Face classifier from the hub) with
+:func:`register_scorer`:
+
+>>> register_scorer("my_clf", lambda **kw: HFClassifierScorer("path/or/hub-id", **kw))
+
+Built-ins: ``sentiment`` (VADER), ``nrc`` (NRC emotion lexicon), ``keywords`` (emotion words
+per target emotion), ``fluency`` (perplexity under an unsteered model + repetition; needs
+``model=``), ``politeness`` (ConvoKit politeness strategies; optional extra) and
+``hf_classifier`` (any local or hub sequence classifier; needs ``model_name_or_path=``).
+"""
+
+from collections.abc import Callable, Sequence
+from importlib import import_module
+from typing import Protocol, runtime_checkable
+
+from interp.errors import ConfigError
+
+
+@runtime_checkable
+class Scorer(Protocol):
+    """What a scorer provides."""
+
+    name: str
+    columns: tuple[str, ...]
+
+    def score(self, texts: Sequence[str], *, prompts: Sequence[str] | None = None) -> dict[str, list[float]]:
+        """One float per text for every column (``prompts`` aligned with ``texts`` when a scorer needs context)."""
+        ...
+
+
+_BUILTIN: dict[str, str] = {
+    "sentiment": "interp.evaluators.sentiment:VaderScorer",
+    "nrc": "interp.evaluators.nrc:NRCScorer",
+    "keywords": "interp.evaluators.keywords:KeywordScorer",
+    "fluency": "interp.evaluators.fluency:FluencyScorer",
+    "politeness": "interp.evaluators.politeness:PolitenessScorer",
+    "hf_classifier": "interp.evaluators.hf_classifier:HFClassifierScorer",
+}
+_USER: dict[str, Callable[..., Scorer]] = {}
+
+DEFAULT_SCORERS = ("sentiment", "nrc", "keywords", "fluency")
+"""Scorers a sweep uses unless told otherwise (all offline, no optional extras)."""
+
+
+def register_scorer(name: str, factory: Callable[..., Scorer], *, replace: bool = False) -> None:
+    """Make ``factory(**kwargs)`` available as scorer ``name``."""
+    if not name or not name.replace("_", "").isalnum():
+        raise ConfigError(f"scorer name must be letters, digits and underscores, got {name!r}")
+    if (name in _BUILTIN or name in _USER) and not replace:
+        raise ConfigError(f"scorer {name!r} is already registered; pass replace=True to override it")
+    _USER[name] = factory
+
+
+def available_scorers() -> list[str]:
+    return sorted(set(_BUILTIN) | set(_USER))
+
+
+def make_scorer(name: str, **kwargs) -> Scorer:
+    """Build scorer ``name`` with ``kwargs`` (e.g. ``model=`` for ``fluency``)."""
+    if name in _USER:
+        factory = _USER[name]
+    elif name in _BUILTIN:
+        mod, cls = _BUILTIN[name].split(":")
+        factory = getattr(import_module(mod), cls)
+    else:
+        raise ConfigError(f"unknown scorer {name!r}; available: {', '.join(available_scorers())}")
+    scorer = factory(**kwargs)
+    if not isinstance(scorer, Scorer):
+        raise ConfigError(f"scorer {name!r} does not provide name, columns and score(texts, prompts=...)")
+    return scorer
+
+
+def score_texts(texts: Sequence[str], scorers: Sequence[Scorer], *,
+                prompts: Sequence[str] | None = None) -> dict[str, list[float]]:
+    """Run every scorer on ``texts``; return all columns (checked: one value per text, no clashes)."""
+    texts = list(texts)
+    if prompts is not None and len(prompts) != len(texts):
+        raise ConfigError(f"got {len(prompts)} prompts for {len(texts)} texts")
+    out: dict[str, list[float]] = {}
+    for s in scorers:
+        cols = s.score(texts, prompts=prompts)
+        for col, vals in cols.items():
+            if col in out:
+                raise ConfigError(f"scorers clash on column {col!r}; give one of them another name")
+            if len(vals) != len(texts):
+                raise ConfigError(f"scorer {s.name!r} returned {len(vals)} values for {len(texts)} texts in {col!r}")
+            out[col] = [float(v) for v in vals]
+    return out
+
+
+__all__ = ["DEFAULT_SCORERS", "Scorer", "available_scorers", "make_scorer", "register_scorer", "score_texts"]

@@ -1,0 +1,177 @@
+"""Batched generation under steering hooks: seeded, greedy or sampled, KV cache, optional chat template."""
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+import torch
+from jaxtyping import Int
+from torch import Tensor
+
+from interp.errors import ConfigError
+from steering.hooks import POSITION_MODES, SteeringSpec, steering_hooks
+
+
+@dataclass(frozen=True)
+class GenerationConfig:
+    """How to generate.
+
+    Attributes:
+        max_new_tokens: new tokens per prompt (the plan uses 10–30).
+        do_sample: sample (True) or greedy (False).
+        temperature, top_k, top_p: sampling settings (ignored when greedy).
+        seed: torch seed set right before each generate call.
+        chat: wrap each prompt in the tokenizer's chat template as a user turn.
+        use_kv_cache: reuse past keys/values (hooks then see one new token per step).
+        stop_at_eos: stop a row at the end-of-sequence token.
+        batch_size: prompts per generate call.
+    """
+
+    max_new_tokens: int = 20
+    do_sample: bool = False
+    temperature: float = 1.0
+    top_k: int | None = None
+    top_p: float | None = None
+    seed: int = 0
+    chat: bool = False
+    use_kv_cache: bool = True
+    stop_at_eos: bool = True
+    batch_size: int = 32
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.max_new_tokens <= 4096:
+            raise ConfigError(f"max_new_tokens must be between 1 and 4096, got {self.max_new_tokens}")
+        if self.batch_size < 1:
+            raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.do_sample and not self.temperature > 0:
+            raise ConfigError(f"temperature must be > 0 when sampling, got {self.temperature}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class PromptBatch:
+    """Left-padded prompt tokens and where each row's real tokens start."""
+
+    tokens: Int[Tensor, "batch pos"]
+    attention_mask: Int[Tensor, "batch pos"]
+    left_pad: tuple[int, ...]
+
+    @property
+    def prompt_len(self) -> int:
+        return int(self.tokens.shape[1])
+
+
+@dataclass(frozen=True)
+class Generation:
+    """Generated continuations, aligned with ``prompts``.
+
+    Attributes:
+        prompts: the raw prompts (before any chat template).
+        continuations: decoded new text per prompt (special tokens dropped, cut at EOS).
+        new_tokens: new token ids per prompt (cut at EOS).
+        seed: the seed used.
+        specs: descriptions of the steering terms (empty when unsteered).
+    """
+
+    prompts: tuple[str, ...]
+    continuations: tuple[str, ...]
+    new_tokens: tuple[tuple[int, ...], ...]
+    seed: int
+    positions: str
+    config: dict
+    specs: tuple[dict, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def format_prompt(model, prompt: str, *, chat: bool) -> str:
+    """``prompt`` as a user turn in the model's chat template (with the assistant prefix) or as is."""
+    if not chat:
+        return prompt
+    tok = model.tokenizer
+    if not getattr(tok, "chat_template", None):
+        raise ConfigError(f"model {getattr(model.cfg, 'model_name', '?')!r} has no chat template; drop --chat")
+    return tok.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True)
+
+
+def prompt_token_ids(model, prompt: str, *, chat: bool) -> list[int]:
+    """Token ids the model is fed for ``prompt`` (BOS as ``to_tokens`` adds it; chat text carries its own)."""
+    from interp.positions import token_ids_and_offsets
+
+    if chat:
+        return list(model.tokenizer(format_prompt(model, prompt, chat=True), add_special_tokens=False)["input_ids"])
+    return token_ids_and_offsets(model, prompt)[0]
+
+
+def prepare_prompts(model, prompts: Sequence[str], *, chat: bool = False) -> PromptBatch:
+    """Tokenise and left-pad ``prompts`` (left padding keeps every row's last token at the end)."""
+    if not prompts:
+        raise ConfigError("no prompts to generate from")
+    rows = [prompt_token_ids(model, p, chat=chat) for p in prompts]
+    for p, r in zip(prompts, rows):
+        if not r:
+            raise ConfigError(f"prompt {p!r} tokenises to nothing")
+    tok = model.tokenizer
+    pad = tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
+    width = max(len(r) for r in rows)
+    tokens = torch.full((len(rows), width), int(pad), dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    left = []
+    for i, r in enumerate(rows):
+        lp = width - len(r)
+        tokens[i, lp:] = torch.tensor(r)
+        mask[i, lp:] = 1
+        left.append(lp)
+    return PromptBatch(tokens, mask, tuple(left))
+
+
+def _eos_ids(model) -> set[int]:
+    ids = getattr(model.cfg, "eos_token_id", None)
+    if ids is None:
+        ids = model.tokenizer.eos_token_id
+    return set(ids) if isinstance(ids, (list, tuple)) else ({int(ids)} if ids is not None else set())
+
+
+@torch.no_grad()
+def generate(model, prompts: Sequence[str], specs: Sequence[SteeringSpec] = (), *, positions: str = "all",
+             config: GenerationConfig | None = None) -> Generation:
+    """Generate continuations of ``prompts`` with the model steered by ``specs`` (none → unsteered).
+
+    Hooks live only inside this call (``with model.hooks``): they are removed afterwards, also on error.
+
+    Args:
+        model: a TransformerBridge.
+        prompts: raw prompts.
+        specs: steering terms, summed (see :func:`steering.hooks.steering_hooks`).
+        positions: ``all``, ``prompt`` or ``generated`` positions are steered.
+        config: generation settings (default :class:`GenerationConfig`).
+    """
+    cfg = config or GenerationConfig()
+    if positions not in POSITION_MODES:
+        raise ConfigError(f"positions {positions!r} is unknown; choose one of {', '.join(POSITION_MODES)}")
+    prompts = list(prompts)
+    eos = _eos_ids(model) if cfg.stop_at_eos else set()
+    conts: list[str] = []
+    new: list[tuple[int, ...]] = []
+    device = model.cfg.device
+    for start in range(0, len(prompts), cfg.batch_size):
+        chunk = prompts[start : start + cfg.batch_size]
+        batch = prepare_prompts(model, chunk, chat=cfg.chat)
+        hooks = steering_hooks(model, specs, positions=positions, prompt_len=batch.prompt_len,
+                               left_pad=batch.left_pad) if specs else []
+        torch.manual_seed(cfg.seed)
+        kwargs = dict(max_new_tokens=cfg.max_new_tokens, do_sample=cfg.do_sample, use_past_kv_cache=cfg.use_kv_cache,
+                      stop_at_eos=cfg.stop_at_eos, verbose=False, return_type="tokens")
+        if cfg.do_sample:
+            kwargs.update(temperature=cfg.temperature, top_k=cfg.top_k, top_p=cfg.top_p)
+        with model.hooks(fwd_hooks=hooks):
+            out = model.generate(batch.tokens.to(device), attention_mask=batch.attention_mask.to(device), **kwargs)
+        for row in out[:, batch.prompt_len :].tolist():
+            cut = next((i for i, t in enumerate(row) if t in eos), len(row))
+            ids = tuple(row[:cut])
+            new.append(ids)
+            conts.append(model.tokenizer.decode(list(ids), skip_special_tokens=True))
+    return Generation(tuple(prompts), tuple(conts), tuple(new), cfg.seed, positions, cfg.to_dict(),
+                      tuple(s.describe() for s in specs))

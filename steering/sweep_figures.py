@@ -1,0 +1,72 @@
+"""Heatmaps of a steering sweep: target effect over α = 0 (emotion and random direction) and perplexity ratio."""
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from interp.errors import ConfigError
+
+KINDS = ("effect", "fluency", "all")
+
+
+def _grid(agg, value: str, direction: str):
+    sub = agg[agg.direction == direction]
+    layers = sorted(sub.layer.unique())
+    alphas = sorted(sub.alpha.unique())
+    z = np.full((len(layers), len(alphas)), np.nan)
+    text = [["" for _ in alphas] for _ in layers]
+    for r in sub.itertuples():
+        i, j = layers.index(r.layer), alphas.index(r.alpha)
+        z[i, j] = getattr(r, value)
+        if value == "effect":
+            text[i][j] = f"{r.effect:+.3f}<br>[{r.effect_lo:+.3f}, {r.effect_hi:+.3f}]" + ("<br>usable" if r.usable and direction == "emotion" else "")
+        else:
+            text[i][j] = f"{r.ppl_ratio:.2f}<br>[{r.ppl_ratio_lo:.2f}, {r.ppl_ratio_hi:.2f}]"
+    return layers, alphas, z, text
+
+
+def sweep_heatmap(result, *, kind: str = "all", emotion: str):
+    """Plotly figure for one emotion: layer (rows) × α (columns).
+
+    ``effect``: mean target score − α = 0 (paired bootstrap 95% CI in each cell), emotion vector and
+    random direction side by side; ``fluency``: perplexity ratio to α = 0; ``all``: the three panels.
+    """
+    if kind not in KINDS:
+        raise ConfigError(f"figure kind {kind!r} is unknown; choose one of {', '.join(KINDS)}")
+    agg = result.aggregates[result.aggregates.emotion == emotion]
+    if agg.empty:
+        raise ConfigError(f"the sweep has no cells for emotion {emotion!r}")
+    target = agg.target.iloc[0]
+    panels = []
+    if kind in ("effect", "all"):
+        panels += [("effect", "emotion", f"Δ {target} (emotion vector)"), ("effect", "random", f"Δ {target} (random direction, |α|)")]
+    if kind in ("fluency", "all"):
+        panels += [("ppl_ratio", "emotion", "perplexity ÷ α=0 (emotion vector)")]
+    panels = [p for p in panels if (agg.direction == p[1]).any()]
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[p[2] for p in panels], horizontal_spacing=0.08)
+    lim = float(np.nanmax(np.abs(agg.effect))) or 1.0
+    for c, (value, direction, _) in enumerate(panels, start=1):
+        layers, alphas, z, text = _grid(agg, value, direction)
+        if value == "effect":
+            kw = dict(colorscale="RdBu", zmid=0, zmin=-lim, zmax=lim, colorbar=dict(x=0.62 if len(panels) > 2 else 1.0, len=0.9))
+        else:
+            kw = dict(colorscale="Viridis", z=np.log2(z), colorbar=dict(title="log2 ratio", x=1.0, len=0.9))
+        fig.add_trace(go.Heatmap(**{"z": z, **kw}, x=[f"{a:g}" for a in alphas], y=[f"L{l}" for l in layers],
+                                 text=text, texttemplate="%{text}", hovertemplate="layer %{y}, α %{x}<br>%{text}<extra></extra>",
+                                 showscale=c != 2), row=1, col=c)
+        fig.update_xaxes(title_text=f"α ({result.config['scale']})", row=1, col=c)
+    fig.update_layout(title=f"Steering sweep — {emotion} (target {target}; {result.extra.get('n_prompts', '?')} prompts)",
+                      height=140 + 70 * agg.layer.nunique(), width=520 * len(panels))
+    return fig
+
+
+def save_sweep_figures(result, out_dir) -> list:
+    """Save one HTML heatmap figure per emotion (offline)."""
+    from pathlib import Path
+
+    from interp.figures import save_plotly
+
+    paths = []
+    for e in result.config["emotions"]:
+        paths.append(save_plotly(sweep_heatmap(result, kind="all", emotion=e), Path(out_dir) / f"sweep_{e}.html"))
+    return paths
