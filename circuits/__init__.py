@@ -1,0 +1,1 @@
+"""Circuits: attention-delta head screening, ablation, head/activation patching, OV/QK decomposition, roles."""

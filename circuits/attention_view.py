@@ -1,0 +1,49 @@
+"""circuitsvis attention views of chosen heads on chosen sentences, saved as offline HTML."""
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from circuits.ablation import Head, validate_heads
+from interp.errors import ConfigError
+from interp.figures import save_circuitsvis
+from interp.hook_names import hook_pattern
+
+
+@torch.no_grad()
+def head_patterns(model, text: str, heads: Sequence[Head]) -> tuple[torch.Tensor, list[str]]:
+    """Attention patterns [n_heads q k] of ``heads`` on ``text`` and its string tokens."""
+    heads = validate_heads(model, heads)
+    if not text.strip():
+        raise ConfigError("attention view needs a non-empty sentence")
+    tokens = model.to_tokens(text)
+    store = {}
+
+    def save(layer):
+        def hook(p, hook):
+            store[layer] = p[0].detach().cpu()
+            return p
+        return hook
+
+    layers = sorted({l for l, _ in heads})
+    with model.hooks(fwd_hooks=[(hook_pattern(l), save(l)) for l in layers]):
+        model(tokens, return_type=None)
+    return torch.stack([store[l][h] for l, h in heads]), model.to_str_tokens(tokens[0])
+
+
+def attention_view(model, texts: Sequence[str], heads: Sequence[Head], out_dir: str | Path, *, kind: str = "heads") -> list[Path]:
+    """Write one HTML file per sentence (``attention_heads`` or ``attention_patterns``); returns the paths."""
+    import circuitsvis as cv
+
+    if kind not in ("heads", "patterns"):
+        raise ConfigError(f"unknown view kind {kind!r}; choose 'heads' or 'patterns'")
+    heads = validate_heads(model, heads)
+    names = [f"L{l}H{h}" for l, h in heads]
+    paths = []
+    for i, text in enumerate(texts):
+        pat, toks = head_patterns(model, text, heads)
+        fn = cv.attention.attention_heads if kind == "heads" else cv.attention.attention_patterns
+        view = fn(attention=pat, tokens=toks, attention_head_names=names) if kind == "heads" else fn(attention=pat, tokens=toks)
+        paths.append(save_circuitsvis(view, Path(out_dir) / f"attention_{i:03d}.html", title=f"{', '.join(names)}: {text}"))
+    return paths

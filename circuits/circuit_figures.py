@@ -1,0 +1,34 @@
+"""Plotly figures for circuit analyses: layer × head and layer × position heatmaps, effect-vs-k curves."""
+
+import plotly.graph_objects as go
+
+
+def layer_head_heatmap(values, *, title: str, hover=None, hover_name: str = "value"):
+    """Heatmap of a [layer head] tensor (heads on x, layers on y)."""
+    v = values.detach().cpu().numpy()
+    kw = {}
+    if hover is not None:
+        kw = {"customdata": hover.detach().cpu().numpy(),
+              "hovertemplate": f"L%{{y}}H%{{x}}: %{{z:.4f}}<br>{hover_name} %{{customdata:.3g}}<extra></extra>"}
+    fig = go.Figure(go.Heatmap(z=v, colorscale="RdBu", zmid=0, **kw))
+    fig.update_layout(title=title, xaxis_title="head", yaxis_title="layer")
+    return fig
+
+
+def layer_pos_heatmap(values, *, title: str, x_labels: list[str] | None = None):
+    """Heatmap of a [layer pos] tensor."""
+    v = values.detach().cpu().numpy()
+    fig = go.Figure(go.Heatmap(z=v, x=x_labels, colorscale="RdBu", zmid=0))
+    fig.update_layout(title=title, xaxis_title="position", yaxis_title="layer")
+    return fig
+
+
+def effect_vs_k(ks, top, top_lo, top_hi, rand, rand_lo, rand_hi, *, title: str):
+    """Cumulative top-k ablation effect next to k random heads, with CI bands as error bars."""
+    fig = go.Figure()
+    for name, y, lo, hi in (("top-k screened", top, top_lo, top_hi), ("k random", rand, rand_lo, rand_hi)):
+        fig.add_trace(go.Scatter(x=list(ks), y=list(y), name=name, mode="lines+markers",
+                                 error_y={"type": "data", "symmetric": False,
+                                          "array": [h - m for h, m in zip(hi, y)], "arrayminus": [m - l for m, l in zip(y, lo)]}))
+    fig.update_layout(title=title, xaxis_title="k heads ablated", yaxis_title="Δ emotion log-prob")
+    return fig

@@ -1,0 +1,220 @@
+"""Head patching from a source run (emotion sentence) into a target run (neutral sentence) (phase 7).
+
+Modes, for each chosen query head ``h`` of layer ``l`` (all on ``blocks.l.attn.hook_z``; ``P``
+= ``hook_pattern`` [batch head q k], ``V`` = ``hook_v`` [batch pos kv_head d_head]):
+
+* ``z``: the head's whole output ``z_h`` is copied from the source.
+* ``pattern_v``: ``z_h = P_src[h] @ V_src[kv(h)]`` (pattern and values from the source). With
+  no bias this equals ``z`` mathematically (checked in the tests); it is kept as the phase-7
+  name and because it needs equal lengths, whereas ``z`` can also patch only the end.
+* ``v_only``: ``z_h = P_tgt[h] @ V_src[kv(h)]`` (values from the source, the target's own pattern).
+* ``pattern_only``: ``z_h = P_src[h] @ V_tgt[kv(h)]``.
+
+``P_tgt`` / ``V_tgt`` are read *live* from the patched run (so earlier patched heads propagate).
+
+**Grouped-query attention.** ``hook_v`` holds one value vector per *KV* head (smollm2: 3 KV
+heads for 9 query heads; query head ``h`` reads KV head ``kv(h) = h // (n_heads // n_kv_heads)``).
+Patching ``hook_v`` itself would change every query head of the group, so ``v_only`` and
+``pattern_v`` are computed per query head at ``hook_z``: only head ``h``'s output uses the
+source values; the other heads sharing the KV head keep the target values.
+
+**Positions.** ``pattern_v``, ``v_only``, ``pattern_only`` and ``z`` with ``positions="all"``
+need each source/target pair to have the same token length (position ``i`` ↔ position ``i``;
+a :class:`PatchLengthError` otherwise; use :func:`length_matched_pairs`). ``z`` with
+``positions="end"`` patches only the target's last real token with the source's last real
+token and accepts any lengths.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from circuits.ablation import Head, validate_heads
+from circuits.metrics import emotion_logprob, emotion_token_ids
+from interp.errors import ConfigError
+from interp.hook_names import block_hook, hook_pattern, hook_z
+from interp.positions import tokenize_batch
+from interp.stats import Estimate, bootstrap_ci
+
+MODES = ("pattern_v", "v_only", "pattern_only", "z")
+POSITIONS = ("all", "end")
+
+
+class PatchLengthError(ConfigError):
+    """Source and target of a pair have different token lengths where the mode needs them equal."""
+
+
+def kv_head(model, h: int) -> int:
+    """KV head read by query head ``h`` (grouped-query attention)."""
+    n_kv = int(getattr(model.cfg, "n_key_value_heads", None) or model.cfg.n_heads)
+    return h // (model.cfg.n_heads // n_kv)
+
+
+def length_matched_pairs(model, sources: Sequence[str], targets: Sequence[str]) -> list[tuple[int, int]]:
+    """Pair each source with a target of the same token length (unused targets first, then reuse); unmatched sources dropped."""
+    def n_tok(t):
+        return tokenize_batch(model, [t]).lengths[0]
+
+    tl: dict[int, list[int]] = {}
+    for j, t in enumerate(targets):
+        tl.setdefault(n_tok(t), []).append(j)
+    next_use: dict[int, int] = {}
+    pairs = []
+    for i, s in enumerate(sources):
+        n = n_tok(s)
+        cands = tl.get(n)
+        if cands:
+            c = next_use.get(n, 0)
+            pairs.append((i, cands[c % len(cands)]))
+            next_use[n] = c + 1
+    return pairs
+
+
+def _check_mode(mode: str, positions: str) -> None:
+    if mode not in MODES:
+        raise ConfigError(f"unknown head-patching mode {mode!r}; choose one of {', '.join(MODES)}")
+    if positions not in POSITIONS:
+        raise ConfigError(f"unknown positions {positions!r}; choose one of {', '.join(POSITIONS)}")
+    if positions == "end" and mode != "z":
+        raise ConfigError(f"positions='end' only works with mode 'z' (mode {mode!r} patches whole patterns/values)")
+
+
+def _check_lengths(src, tgt, mode: str, positions: str) -> None:
+    if mode == "z" and positions == "end":
+        return
+    for i, (a, b) in enumerate(zip(src.lengths, tgt.lengths)):
+        if a != b:
+            raise PatchLengthError(f"mode {mode!r} needs source and target of equal token length, but pair {i} has "
+                                   f"{a} vs {b} tokens; pair sentences with length_matched_pairs or use mode 'z' with positions 'end'")
+
+
+class _HeadPatcher:
+    """Per-layer live captures of the target run and the hook factories that patch query heads."""
+
+    def __init__(self, model, src_cache: dict, src_batch, tgt_batch, mode: str, positions: str):
+        self.model, self.src, self.mode, self.positions = model, src_cache, mode, positions
+        self.sb, self.tb = src_batch, tgt_batch
+        self.live: dict[str, Tensor] = {}
+
+    def capture_live_hook(self, name: str):
+        def hook(act: Tensor, hook) -> Tensor:
+            self.live[name] = act
+            return act
+        return hook
+
+    def patch_head_z_hook(self, layer: int, heads: list[int]):
+        def hook(z: Tensor, hook) -> Tensor:
+            z = z.clone()
+            zs = self.src[hook_z(layer)]
+            for h in heads:
+                if self.mode == "z" and self.positions == "end":
+                    for row, (te, se) in enumerate(zip(self.tb.end_positions, self.sb.end_positions)):
+                        z[row, te, h] = zs[row, se, h]
+                    continue
+                if self.mode == "z":
+                    z[:, :, h] = zs[:, :, h]
+                    continue
+                kv = kv_head(self.model, h)
+                p_name, v_name = hook_pattern(layer), block_hook("v", layer)
+                pat = (self.src if self.mode in ("pattern_v", "pattern_only") else self.live)[p_name][:, h]
+                val = (self.src if self.mode in ("pattern_v", "v_only") else self.live)[v_name][:, :, kv]
+                z[:, :, h] = torch.einsum("bqk,bkd->bqd", pat.to(val.dtype), val).to(z.dtype)
+            return z
+        return hook
+
+    def hooks(self, heads: Sequence[Head]) -> list:
+        by_layer: dict[int, list[int]] = {}
+        for l, h in heads:
+            by_layer.setdefault(l, []).append(h)
+        out = []
+        for l, hs in sorted(by_layer.items()):
+            if self.mode != "z":
+                out += [(block_hook("v", l), self.capture_live_hook(block_hook("v", l))),
+                        (hook_pattern(l), self.capture_live_hook(hook_pattern(l)))]
+            out.append((hook_z(l), self.patch_head_z_hook(l, hs)))
+        return out
+
+
+@torch.no_grad()
+def patched_logits(model, source_texts: Sequence[str], target_texts: Sequence[str], heads: Sequence[Head], *,
+                   mode: str = "pattern_v", positions: str = "all") -> tuple[Tensor, Tensor, Tensor, object, object]:
+    """Run source, target and patched target; returns (source logits, target logits, patched logits, src batch, tgt batch)."""
+    _check_mode(mode, positions)
+    heads = validate_heads(model, heads)
+    if len(source_texts) != len(target_texts) or not source_texts:
+        raise ConfigError(f"need as many source as target sentences (≥ 1), got {len(source_texts)} and {len(target_texts)}")
+    sb, tb = tokenize_batch(model, list(source_texts)), tokenize_batch(model, list(target_texts))
+    _check_lengths(sb, tb, mode, positions)
+    device = next(model.parameters()).device
+    layers = sorted({l for l, _ in heads})
+    names = [hook_z(l) for l in layers] + [hook_pattern(l) for l in layers] + [block_hook("v", l) for l in layers]
+    src_cache: dict[str, Tensor] = {}
+
+    def save(name):
+        def hook(act, hook):
+            src_cache[name] = act.detach()
+            return act
+        return hook
+
+    with model.hooks(fwd_hooks=[(n, save(n)) for n in names]):
+        src_logits = model(sb.tokens.to(device), attention_mask=sb.attention_mask.to(device))
+    tgt_logits = model(tb.tokens.to(device), attention_mask=tb.attention_mask.to(device))
+    patcher = _HeadPatcher(model, src_cache, sb, tb, mode, positions)
+    with model.hooks(fwd_hooks=patcher.hooks(heads)):
+        out = model(tb.tokens.to(device), attention_mask=tb.attention_mask.to(device))
+    return src_logits, tgt_logits, out, sb, tb
+
+
+@dataclass(frozen=True)
+class HeadPatchResult:
+    """Effect on the target's emotion log-prob (patched − target, nats), with source−target gap and random-head control."""
+
+    emotion: str
+    heads: list[Head]
+    mode: str
+    positions: str
+    effect: Estimate
+    gap: Estimate
+    fraction_of_gap: float
+    random_effect: Estimate | None
+    n_pairs: int
+
+    def to_dict(self) -> dict:
+        return {"emotion": self.emotion, "heads": [f"L{l}H{h}" for l, h in self.heads], "mode": self.mode,
+                "positions": self.positions, "n_pairs": self.n_pairs, "effect": self.effect.to_dict(),
+                "source_minus_target": self.gap.to_dict(), "fraction_of_gap": self.fraction_of_gap,
+                "random_head_effect": None if self.random_effect is None else self.random_effect.to_dict()}
+
+
+def patch_heads(model, source_texts: Sequence[str], target_texts: Sequence[str], emotion: str, heads: Sequence[Head], *,
+                mode: str = "pattern_v", positions: str = "all", n_random: int = 0, batch_size: int = 32,
+                seed: int = 0) -> HeadPatchResult:
+    """Patch ``heads`` from sources into targets; effect on log P(next token is an ``emotion`` word) at the target end.
+
+    ``n_random`` > 0 adds a control: the same number of random heads (same layers' sizes drawn
+    uniformly over the model) patched the same way, averaged over ``n_random`` draws.
+    """
+    ids = emotion_token_ids(model, emotion)
+    heads = validate_heads(model, heads)
+    _check_mode(mode, positions)
+    rng = np.random.default_rng(seed)
+    all_heads = [(l, h) for l in range(model.cfg.n_layers) for h in range(model.cfg.n_heads)]
+    draws = [[all_heads[i] for i in rng.choice(len(all_heads), size=len(heads), replace=False)] for _ in range(n_random)]
+    eff, gap, rnd = [], [], []
+    for s in range(0, len(source_texts), batch_size):
+        src, tgt = source_texts[s:s + batch_size], target_texts[s:s + batch_size]
+        sl, tl, pl, sb, tb = patched_logits(model, src, tgt, heads, mode=mode, positions=positions)
+        m_s, m_t, m_p = (emotion_logprob(x, e, ids) for x, e in ((sl, sb.end_positions), (tl, tb.end_positions), (pl, tb.end_positions)))
+        eff.append(m_p - m_t)
+        gap.append(m_s - m_t)
+        if draws:
+            r = [emotion_logprob(patched_logits(model, src, tgt, d, mode=mode, positions=positions)[2], tb.end_positions, ids) - m_t
+                 for d in draws]
+            rnd.append(torch.stack(r).mean(0))
+    e, g = torch.cat(eff).numpy(), torch.cat(gap).numpy()
+    return HeadPatchResult(emotion, heads, mode, positions, bootstrap_ci(e, seed=seed), bootstrap_ci(g, seed=seed),
+                           float(e.mean() / g.mean()) if abs(g.mean()) > 1e-9 else float("nan"),
+                           bootstrap_ci(torch.cat(rnd).numpy(), seed=seed) if rnd else None, len(e))

@@ -1,0 +1,252 @@
+"""Attention-delta head screening (phase 6).
+
+For every head (layer × query head) and emotion ``e``: the attention that query positions
+pay to the emotion-word tokens of ``e`` sentences, minus the attention that the matched
+query positions of neutral sentences pay to the matched key positions.
+
+Per sentence and head the score is ``mean_{q∈Q} Σ_{k∈K} pattern[head, q, k]``:
+
+* ``K`` (emotion sentence): the emotion-word span tokens (``interp.positions`` offsets).
+* ``Q``: ``"end"`` (default) = the last real token; ``"after_span"`` = every position after
+  the span's last token (the end only, when the span is the last token).
+* Neutral sentences have no emotion word. **Matched positions**: neutral sentence ``j`` is
+  paired with emotion sentence ``i = j mod n_e`` of that emotion and its key tokens are the
+  ones at the *same distances back from the sentence end* as ``i``'s span tokens (clamped to
+  ≥ 1, so never BOS), with ``Q`` built from them by the same rule. The query (end) thus looks
+  back the same number of tokens in both conditions.
+
+One forward pass per batch captures all ``blocks.{l}.attn.hook_pattern`` at once and reduces
+them inside the hook. Delta CIs are percentile bootstraps over sentences; p-values are
+two-sided permutation tests (emotion vs neutral labels), Holm-corrected over all heads.
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from jaxtyping import Float
+from torch import Tensor
+
+from interp.errors import ConfigError, DatasetError
+from interp.hook_names import hook_pattern
+from interp.io import atomic_write_json
+from interp.positions import tokenize_batch
+from interp.stats import holm_bonferroni
+
+QUERY_MODES = ("end", "after_span")
+
+
+def _query_positions(keys: list[int], end: int, mode: str) -> list[int]:
+    if mode == "end":
+        return [end]
+    after = list(range(max(keys) + 1, end + 1))
+    return after or [end]
+
+
+def matched_neutral_keys(neutral_len: int, emo_len: int, emo_span: tuple[int, ...]) -> list[int]:
+    """Key positions in a neutral sentence of ``neutral_len`` tokens matched to an emotion span (same distance from end)."""
+    n_end, e_end = neutral_len - 1, emo_len - 1
+    keys = sorted({min(max(1, n_end - (e_end - k)), max(1, n_end)) for k in emo_span})
+    return keys
+
+
+@dataclass(frozen=True)
+class ScreeningResult:
+    """Per emotion: delta, CI, p and Holm p for every head; arrays are [emotion layer head]."""
+
+    emotions: list[str]
+    delta: Float[Tensor, "emotion layer head"]
+    lo: Float[Tensor, "emotion layer head"]
+    hi: Float[Tensor, "emotion layer head"]
+    p: Float[Tensor, "emotion layer head"]
+    p_holm: Float[Tensor, "emotion layer head"]
+    emotion_mean: Float[Tensor, "emotion layer head"]
+    neutral_mean: Float[Tensor, "emotion layer head"]
+    n_emotion: list[int]
+    n_neutral: int
+    config: dict = field(default_factory=dict)
+
+    def _e(self, emotion: str) -> int:
+        if emotion not in self.emotions:
+            raise ConfigError(f"emotion {emotion!r} was not screened; screened: {', '.join(self.emotions)}")
+        return self.emotions.index(emotion)
+
+    def top(self, emotion: str, k: int = 10) -> list[dict]:
+        """The ``k`` heads with the largest delta for ``emotion``, with CI and p-values."""
+        e = self._e(emotion)
+        n_heads = self.delta.shape[2]
+        order = torch.argsort(self.delta[e].flatten(), descending=True)[:k]
+        rows = []
+        for rank, flat in enumerate(order.tolist(), 1):
+            l, h = divmod(flat, n_heads)
+            rows.append({"rank": rank, "layer": l, "head": h, "name": f"L{l}H{h}", "delta": float(self.delta[e, l, h]),
+                         "lo": float(self.lo[e, l, h]), "hi": float(self.hi[e, l, h]),
+                         "emotion_attn": _f(self.emotion_mean[e, l, h]), "neutral_attn": _f(self.neutral_mean[e, l, h]),
+                         "p": float(self.p[e, l, h]), "p_holm": float(self.p_holm[e, l, h])})
+        return rows
+
+    def top_heads(self, emotion: str, k: int) -> list[tuple[int, int]]:
+        return [(r["layer"], r["head"]) for r in self.top(emotion, k)]
+
+    def to_dict(self) -> dict:
+        return {"emotions": self.emotions, "n_emotion": self.n_emotion, "n_neutral": self.n_neutral, "config": self.config,
+                "top10": {e: self.top(e, 10) for e in self.emotions},
+                "n_significant_holm_05": {e: int((self.p_holm[i] < 0.05).sum()) for i, e in enumerate(self.emotions)},
+                "delta": self.delta.tolist(), "lo": self.lo.tolist(), "hi": self.hi.tolist(), "p": self.p.tolist(),
+                "p_holm": self.p_holm.tolist()}
+
+    @classmethod
+    def load(cls, path: str | Path) -> "ScreeningResult":
+        """Load a ``screening.json`` (or the folder holding it) written by :meth:`save`."""
+        import json
+
+        p = Path(path)
+        p = p / "screening.json" if p.is_dir() else p
+        try:
+            d = json.loads(p.read_text())
+            t = {k: torch.tensor(d[k]) for k in ("delta", "lo", "hi", "p_holm")}
+        except (OSError, ValueError, KeyError) as exc:
+            raise ConfigError(f"cannot read screening results from {str(p)!r} ({type(exc).__name__}); "
+                              "pass the screening.json written by 'emotion-circuits screen-heads'") from None
+        p_raw = torch.tensor(d["p"]) if "p" in d else t["p_holm"]
+        nan = torch.full_like(t["delta"], float("nan"))
+        return cls(d["emotions"], t["delta"], t["lo"], t["hi"], p_raw, t["p_holm"], nan, nan, d["n_emotion"], d["n_neutral"], d["config"])
+
+    def save(self, out_dir: str | Path) -> Path:
+        from interp.figures import save_plotly
+
+        out = Path(out_dir)
+        atomic_write_json(out / "screening.json", self.to_dict())
+        for e in self.emotions:
+            save_plotly(self.figure(e), out / f"screening_{e}.html")
+        return out
+
+    def figure(self, emotion: str):
+        from circuits.circuit_figures import layer_head_heatmap
+
+        e = self._e(emotion)
+        return layer_head_heatmap(self.delta[e], title=f"attention delta to {emotion} tokens (emotion − neutral)",
+                                  hover=self.p_holm[e], hover_name="p_holm")
+
+
+def _f(x) -> float | None:
+    v = float(x)
+    return None if v != v else v
+
+
+class _PatternReducer:
+    """Hook factory state: reduces each layer's pattern with per-row weights into [config batch head] scores."""
+
+    def __init__(self, weights: Tensor, n_layers: int):
+        self.weights = weights  # [config batch q k]
+        self.scores: list[Tensor | None] = [None] * n_layers
+
+    def reduce_pattern_hook(self, layer: int):
+        def hook(pattern: Tensor, hook) -> Tensor:
+            self.scores[layer] = torch.einsum("bhqk,cbqk->cbh", pattern.float(), self.weights)
+            return pattern
+
+        return hook
+
+
+def _weights(rows: list[tuple[list[int], list[int]]], width: int, device) -> Tensor:
+    w = torch.zeros(len(rows), width, width, device=device)
+    for i, (qs, ks) in enumerate(rows):
+        for q in qs:
+            w[i, q, ks] = 1.0 / len(qs)
+    return w
+
+
+@torch.no_grad()
+def screen_heads(model, ds, *, emotions: list[str] | None = None, query: str = "end", batch_size: int = 32,
+                 n_boot: int = 1000, n_perm: int = 1000, seed: int = 0, progress=None) -> ScreeningResult:
+    """Screen every head of ``model`` on dataset ``ds`` (needs emotion and ``neutral`` sentences).
+
+    Returns:
+        :class:`ScreeningResult` with [emotion layer head] deltas (attention probability units).
+    """
+    if query not in QUERY_MODES:
+        raise ConfigError(f"unknown query mode {query!r}; choose one of {', '.join(QUERY_MODES)}")
+    present = ds.emotions
+    if "neutral" not in present:
+        raise DatasetError("screening needs neutral sentences for the matched baseline; the dataset has none")
+    emotions = emotions or [e for e in present if e != "neutral"]
+    for e in emotions:
+        if e not in present or e == "neutral":
+            raise DatasetError(f"unknown emotion {e!r}; the dataset has: {', '.join(x for x in present if x != 'neutral')}")
+    recs = ds.records
+    n_layers, n_heads = model.cfg.n_layers, model.cfg.n_heads
+    device = next(model.parameters()).device
+    # token lengths and spans of every record (cheap, tokenizer only)
+    lens, spans = [], []
+    for r in recs:
+        tb = tokenize_batch(model, [r.text], [r.spans])
+        lens.append(tb.lengths[0])
+        spans.append(tb.span_positions[0])
+    emo_idx = {e: [i for i, r in enumerate(recs) if r.emotion == e] for e in emotions}
+    neu_idx = [i for i, r in enumerate(recs) if r.emotion == "neutral"]
+    # (query, key) positions per record per config: config c = emotion c; emotion rows use own span
+    qk: dict[tuple[int, int], tuple[list[int], list[int]]] = {}
+    for c, e in enumerate(emotions):
+        for i in emo_idx[e]:
+            ks = list(spans[i])
+            qk[(c, i)] = (_query_positions(ks, lens[i] - 1, query), ks)
+        for j, nj in enumerate(neu_idx):
+            src = emo_idx[e][j % len(emo_idx[e])]
+            ks = matched_neutral_keys(lens[nj], lens[src], spans[src])
+            qk[(c, nj)] = (_query_positions(ks, lens[nj] - 1, query), ks)
+    used = sorted(set(i for ids in emo_idx.values() for i in ids) | set(neu_idx))
+    scores = torch.zeros(len(emotions), len(recs), n_layers, n_heads)
+    done = 0
+    for start in range(0, len(used), batch_size):
+        ids = used[start:start + batch_size]
+        batch = tokenize_batch(model, [recs[i].text for i in ids], [recs[i].spans for i in ids])
+        width = batch.tokens.shape[1]
+        rows = [qk.get((c, i), ([0], [])) for c in range(len(emotions)) for i in ids]
+        w = _weights(rows, width, device).view(len(emotions), len(ids), width, width)
+        red = _PatternReducer(w, n_layers)
+        hooks = [(hook_pattern(l), red.reduce_pattern_hook(l)) for l in range(n_layers)]
+        with model.hooks(fwd_hooks=hooks):
+            model(batch.tokens.to(device), attention_mask=batch.attention_mask.to(device), return_type=None)
+        s = torch.stack(red.scores, dim=2).cpu()  # [config batch layer head]
+        scores[:, ids] = s
+        done += len(ids)
+        if progress:
+            progress(done, len(used))
+    rng = np.random.default_rng(seed)
+    out = {k: torch.zeros(len(emotions), n_layers, n_heads) for k in ("delta", "lo", "hi", "p", "p_holm", "em", "nm")}
+    for c, e in enumerate(emotions):
+        a = scores[c, emo_idx[e]].reshape(len(emo_idx[e]), -1).numpy()
+        b = scores[c, neu_idx].reshape(len(neu_idx), -1).numpy()
+        d, lo, hi, p = _delta_stats(a, b, n_boot=n_boot, n_perm=n_perm, rng=rng)
+        shape = (n_layers, n_heads)
+        out["delta"][c] = torch.tensor(d).view(shape)
+        out["lo"][c] = torch.tensor(lo).view(shape)
+        out["hi"][c] = torch.tensor(hi).view(shape)
+        out["p"][c] = torch.tensor(p).view(shape)
+        out["p_holm"][c] = torch.tensor(holm_bonferroni(p)).view(shape)
+        out["em"][c] = torch.tensor(a.mean(0)).view(shape)
+        out["nm"][c] = torch.tensor(b.mean(0)).view(shape)
+    cfg = {"query": query, "batch_size": batch_size, "n_boot": n_boot, "n_perm": n_perm, "seed": seed,
+           "neutral_matching": "same distance from sentence end as the paired emotion sentence's span (j mod n_e)",
+           "dataset_hash": ds.hash(), "model": getattr(getattr(model, "ec_info", None), "name", "?")}
+    return ScreeningResult(emotions, out["delta"], out["lo"], out["hi"], out["p"], out["p_holm"], out["em"], out["nm"],
+                           [len(emo_idx[e]) for e in emotions], len(neu_idx), cfg)
+
+
+def _delta_stats(a: np.ndarray, b: np.ndarray, *, n_boot: int, n_perm: int, rng) -> tuple:
+    """Vectorised over heads (columns): mean difference, percentile bootstrap CI, permutation p (two-sided)."""
+    na, nb = len(a), len(b)
+    delta = a.mean(0) - b.mean(0)
+    ia = rng.integers(0, na, size=(n_boot, na))
+    ib = rng.integers(0, nb, size=(n_boot, nb))
+    boots = a[ia].mean(1) - b[ib].mean(1)  # [n_boot heads]
+    lo, hi = np.quantile(boots, 0.025, axis=0), np.quantile(boots, 0.975, axis=0)
+    pooled = np.concatenate([a, b])
+    count = np.zeros(a.shape[1])
+    for _ in range(n_perm):
+        perm = rng.permutation(na + nb)
+        s = pooled[perm[:na]].mean(0) - pooled[perm[na:]].mean(0)
+        count += np.abs(s) >= np.abs(delta) - 1e-12
+    return delta, lo, hi, (count + 1) / (n_perm + 1)

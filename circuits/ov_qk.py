@@ -1,0 +1,184 @@
+"""OV/QK decomposition of chosen heads (phase 9), grouped-query attention expanded via ``model.OV`` / ``model.QK``.
+
+For head (l, h), with ``x`` the residual as the head reads it (``blocks.l.ln1.hook_out``, the
+exact input of ``W_V``; checked in the tests) and ``OV = W_V[kv(h)] W_O[h]`` (d_model × d_model):
+
+* **OV write along emotion vectors**: mean over emotion sentences of ``(x_k OV) · v̂_e`` over the
+  emotion-word tokens ``k``, minus the same over all real non-BOS tokens of neutral sentences
+  (bootstrap CI of the difference); ``v̂_e`` = unit emotion vector at ``resid_post(l)`` (where the
+  head writes). Baseline: mean |projection| onto 32 random unit directions.
+* **Promoted tokens**: the mean OV image of the emotion tokens mapped through ``W_U`` (final
+  norm ignored); top tokens, and how many of the top 50 are emotion-lexicon tokens vs chance.
+* **Singular values** of OV and QK (``FactoredMatrix.S``).
+* **QK**: mean attention from the sentence end to the emotion tokens, and the tokens the end
+  most attends to (excluding BOS), counted over the emotion sentences.
+* **Composition** (Elhage et al.): ``‖A·B‖_F / (‖A‖_F‖B‖_F)`` with A = OV of the earlier head and
+  B = QK (Q-comp), QKᵀ (K-comp) or OV (V-comp) of the later head, next to the same score for
+  random Gaussian factors of the same shapes (baseline mean and sd).
+"""
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from circuits.ablation import Head, validate_heads
+from circuits.head_patching import kv_head
+from circuits.metrics import emotion_token_ids
+from interp.errors import ConfigError
+from interp.hook_names import hook_pattern
+from interp.io import atomic_write_json
+from interp.positions import tokenize_batch
+from interp.stats import bootstrap_diff_ci
+
+
+def ln1_input_name(layer: int) -> str:
+    return f"blocks.{layer}.ln1.hook_out"
+
+
+def ov_matrix(model, layer: int, head: int) -> Tensor:
+    """Dense OV [d_model d_model] of query head ``head`` (its KV head's W_V times its W_O)."""
+    return model.W_V[layer, kv_head(model, head)] @ model.W_O[layer, head]
+
+
+def composition_score(a, b) -> float:
+    """‖a b‖_F / (‖a‖_F ‖b‖_F) for FactoredMatrix (or dense) a, b."""
+    return float((a @ b).norm() / (a.norm() * b.norm()))
+
+
+def random_composition_baseline(d_model: int, d_head: int, *, n: int = 8, seed: int = 0) -> tuple[float, float]:
+    """Mean and sd of the composition score of random rank-d_head Gaussian factor products."""
+    from transformer_lens import FactoredMatrix
+
+    g = torch.Generator().manual_seed(seed)
+    vals = []
+    for _ in range(n):
+        a = FactoredMatrix(torch.randn(d_model, d_head, generator=g), torch.randn(d_head, d_model, generator=g))
+        b = FactoredMatrix(torch.randn(d_model, d_head, generator=g), torch.randn(d_head, d_model, generator=g))
+        vals.append(composition_score(a, b))
+    return float(np.mean(vals)), float(np.std(vals))
+
+
+@dataclass(frozen=True)
+class HeadOVQK:
+    """Evidence for one head."""
+
+    layer: int
+    head: int
+    ov_projection: dict          # emotion -> Estimate dict (emotion − neutral)
+    random_projection: float
+    promoted_tokens: list[str]
+    lexicon_hits_top50: dict     # emotion -> count
+    lexicon_chance_top50: dict   # emotion -> expected count
+    ov_singular_values: list[float]
+    qk_singular_values: list[float]
+    attn_end_to_span: dict       # emotion -> mean attention
+    top_attended: dict           # emotion -> [(token, count)]
+
+    def to_dict(self) -> dict:
+        return {"name": f"L{self.layer}H{self.head}", **self.__dict__}
+
+
+@dataclass(frozen=True)
+class OVQKResult:
+    heads: list[HeadOVQK]
+    composition: list[dict]
+    composition_baseline: tuple[float, float]
+    config: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"heads": [h.to_dict() for h in self.heads], "composition": self.composition,
+                "composition_baseline": {"mean": self.composition_baseline[0], "sd": self.composition_baseline[1]},
+                "config": self.config}
+
+    def save(self, out_dir: str | Path) -> Path:
+        return atomic_write_json(Path(out_dir) / "ovqk.json", self.to_dict())
+
+
+@torch.no_grad()
+def _collect(model, ds, layers: list[int], batch_size: int) -> tuple[dict, dict, list]:
+    """Per record: ln1 inputs [layer pos d_model] and patterns [layer head q k] (unpadded)."""
+    device = next(model.parameters()).device
+    xs, pats, meta = {}, {}, []
+    recs = ds.records
+    for s in range(0, len(recs), batch_size):
+        chunk = recs[s:s + batch_size]
+        b = tokenize_batch(model, [r.text for r in chunk], [r.spans for r in chunk])
+        store = {}
+
+        def save(name):
+            def hook(a, hook):
+                store[name] = a.detach().cpu()
+                return a
+            return hook
+
+        names = [ln1_input_name(l) for l in layers] + [hook_pattern(l) for l in layers]
+        with model.hooks(fwd_hooks=[(n, save(n)) for n in names]):
+            model(b.tokens.to(device), attention_mask=b.attention_mask.to(device), return_type=None)
+        for j, r in enumerate(chunk):
+            n = b.lengths[j]
+            i = s + j
+            xs[i] = {l: store[ln1_input_name(l)][j, :n] for l in layers}
+            pats[i] = {l: store[hook_pattern(l)][j, :, :n, :n] for l in layers}
+            meta.append((r.emotion, b.span_positions[j], n, b.tokens[j, :n].tolist()))
+    return xs, pats, meta
+
+
+def ovqk_analysis(model, ds, heads: Sequence[Head], vectors: dict[int, dict], *, top_k: int = 15, batch_size: int = 32,
+                  seed: int = 0) -> OVQKResult:
+    """Analyse ``heads``. ``vectors``: ``{layer: {emotion: EmotionVector at resid_post(layer)}}``."""
+    heads = validate_heads(model, heads)
+    layers = sorted({l for l, _ in heads})
+    for l in layers:
+        if l not in vectors:
+            raise ConfigError(f"no emotion vectors for layer {l}; pass vectors computed at resid_post({l})")
+    xs, pats, meta = _collect(model, ds, layers, batch_size)
+    emotions = sorted({e for e, *_ in meta if e != "neutral"})
+    neutral = [i for i, m in enumerate(meta) if m[0] == "neutral"]
+    g = torch.Generator().manual_seed(seed)
+    rand_dirs = torch.randn(32, model.cfg.d_model, generator=g)
+    rand_dirs = rand_dirs / rand_dirs.norm(dim=-1, keepdim=True)
+    out = []
+    for l, h in heads:
+        ov = ov_matrix(model, l, h).cpu()
+        proj, hits, chance, attn, top_att = {}, {}, {}, {}, {}
+        neu_img = [(xs[i][l][1:] @ ov).mean(0) for i in neutral]
+        all_imgs = []
+        for e in emotions:
+            idx = [i for i, m in enumerate(meta) if m[0] == e]
+            imgs = [(xs[i][l][list(meta[i][1])] @ ov).mean(0) for i in idx]
+            all_imgs += imgs
+            u = vectors[l][e].unit().cpu()
+            proj[e] = bootstrap_diff_ci([float(v @ u) for v in imgs], [float(v @ u) for v in neu_img], seed=seed).to_dict()
+            mean_img = torch.stack(imgs).mean(0)
+            logits = mean_img @ model.W_U.cpu()
+            top50 = set(torch.topk(logits, 50).indices.tolist())
+            lex = set(emotion_token_ids(model, e))
+            hits[e] = len(top50 & lex)
+            chance[e] = 50 * len(lex) / logits.shape[0]
+            attn[e] = float(np.mean([float(pats[i][l][h, meta[i][2] - 1, list(meta[i][1])].sum()) for i in idx]))
+            cnt = Counter()
+            for i in idx:
+                row = pats[i][l][h, meta[i][2] - 1, 1:]
+                cnt[model.tokenizer.decode([meta[i][3][1 + int(row.argmax())]])] += 1
+            top_att[e] = cnt.most_common(5)
+        mean_all = torch.stack(all_imgs).mean(0)
+        promoted = [model.tokenizer.decode([t]) for t in torch.topk(mean_all @ model.W_U.cpu(), top_k).indices.tolist()]
+        rp = float((torch.stack(all_imgs) @ rand_dirs.T).abs().mean())
+        out.append(HeadOVQK(l, h, proj, rp, promoted, hits, chance,
+                            [float(s) for s in model.OV[l, h].S[:10]], [float(s) for s in model.QK[l, h].S[:10]], attn, top_att))
+    comp = []
+    base = random_composition_baseline(model.cfg.d_model, model.cfg.d_head, seed=seed)
+    for la, ha in heads:
+        for lb, hb in heads:
+            if la >= lb:
+                continue
+            a = model.OV[la, ha]
+            comp.append({"from": f"L{la}H{ha}", "to": f"L{lb}H{hb}",
+                         "q": composition_score(a, model.QK[lb, hb]), "k": composition_score(a, model.QK[lb, hb].T),
+                         "v": composition_score(a, model.OV[lb, hb])})
+    return OVQKResult(out, comp, base, {"top_k": top_k, "seed": seed, "vector_hook": "resid_post(layer)"})

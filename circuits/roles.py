@@ -1,0 +1,62 @@
+"""Candidate circuit roles with their evidence (phase 9).
+
+* **pick-up**: attends to emotion tokens: screening delta > 0 with Holm p < ``alpha`` (or,
+  when the permutation count cannot resolve Holm, a bootstrap CI above 0) for some emotion.
+* **aggregate**: a later head whose Q-, K- or V-composition score with a pick-up head exceeds
+  the random-factor baseline by ``z`` sd.
+* **write-out**: OV output aligned with an emotion vector (emotion − neutral projection CI > 0)
+  or promoting emotion-lexicon tokens (top-50 hits ≥ 2 and above chance).
+"""
+
+from dataclasses import dataclass
+
+from circuits.head_screening import ScreeningResult
+from circuits.ov_qk import OVQKResult
+
+
+@dataclass(frozen=True)
+class HeadRole:
+    name: str
+    roles: list[str]
+    evidence: list[str]
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "roles": self.roles, "evidence": self.evidence}
+
+
+def assign_roles(screen: ScreeningResult, ovqk: OVQKResult, *, alpha: float = 0.05, z: float = 3.0) -> list[HeadRole]:
+    """Label every head analysed in ``ovqk`` from screening, composition and OV evidence."""
+    roles: dict[str, tuple[list[str], list[str]]] = {}
+    pickups = set()
+    for hd in ovqk.heads:
+        name = f"L{hd.layer}H{hd.head}"
+        r, ev = [], []
+        for i, e in enumerate(screen.emotions):
+            d, lo, p = (float(t[i, hd.layer, hd.head]) for t in (screen.delta, screen.lo, screen.p_holm))
+            if d > 0 and (p < alpha or lo > 0):
+                if "pick-up" not in r:
+                    r.append("pick-up")
+                ev.append(f"{e}: attention delta {d:.3f} (CI lo {lo:.3f}, Holm p {p:.3g})")
+                pickups.add(name)
+        for e, est in hd.ov_projection.items():
+            if est["lo"] > 0:
+                if "write-out" not in r:
+                    r.append("write-out")
+                ev.append(f"{e}: OV projection on the emotion vector {est['value']:.3f} [{est['lo']:.3f}, {est['hi']:.3f}] "
+                          f"(random-direction |proj| {hd.random_projection:.3f})")
+        for e, n in hd.lexicon_hits_top50.items():
+            if n >= 2 and n > hd.lexicon_chance_top50[e]:
+                if "write-out" not in r:
+                    r.append("write-out")
+                ev.append(f"{e}: {n} emotion tokens among the top-50 promoted (chance {hd.lexicon_chance_top50[e]:.3f})")
+        roles[name] = (r, ev)
+    mean, sd = ovqk.composition_baseline
+    for c in ovqk.composition:
+        if c["from"] in pickups:
+            for kind in ("q", "k", "v"):
+                if c[kind] > mean + z * sd:
+                    r, ev = roles[c["to"]]
+                    if "aggregate" not in r:
+                        r.append("aggregate")
+                    ev.append(f"{kind.upper()}-composition with pick-up {c['from']}: {c[kind]:.3f} (random {mean:.3f} ± {sd:.3f})")
+    return [HeadRole(n, r, ev) for n, (r, ev) in roles.items()]

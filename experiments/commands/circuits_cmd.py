@@ -1,0 +1,277 @@
+"""Circuit commands: ``screen-heads``, ``ablate``, ``patch-heads``, ``patch-activations``, ``ovqk``, ``attention-view``."""
+
+from pathlib import Path
+
+import typer
+
+from experiments.cli_common import (DeviceOpt, JsonOpt, RunsRootOpt, SeedOpt, console, emit_json, fail, load_model_cli,
+                                    parse_int_list, parse_str_list, progress_bar, table)
+from interp.datasets import load_dataset
+from interp.run_context import RunContext
+
+ModelOpt = typer.Option("smollm2-135m", "--model", "-m", help="Known model name or local model directory.")
+ProfileOpt = typer.Option("baseline", "--profile", "-p", help="Dataset profile (baseline, extended) or a JSONL/CSV file.")
+HeadsOpt = typer.Option(None, "--heads", help="Heads like 'L3H1,L5H0' (or '3.1,5.0').")
+ScreeningOpt = typer.Option(None, "--screening", help="screening.json (or its run folder) from screen-heads; its top heads are used.")
+EmotionOpt = typer.Option("gratitude", "--emotion", "-e", help="Emotion whose sentences/words are used.")
+
+
+def _heads(model, heads: str | None, screening: Path | None, emotion: str, k: int) -> list[tuple[int, int]]:
+    from circuits.ablation import parse_heads, validate_heads
+    from circuits.head_screening import ScreeningResult
+
+    if heads:
+        return validate_heads(model, parse_heads(heads))
+    if screening is not None:
+        return ScreeningResult.load(screening).top_heads(emotion, k)
+    fail("give --heads (e.g. 'L3H1,L5H0') or --screening <screening.json from screen-heads>")
+
+
+def _texts(ds, emotion: str, limit: int | None) -> list[str]:
+    if emotion not in ds.emotions:
+        fail(f"unknown emotion {emotion!r}; the dataset has: {', '.join(ds.emotions)}")
+    t = [r.text for r in ds.by_emotion(emotion)]
+    return t[:limit] if limit else t
+
+
+def _est(d: dict) -> str:
+    return f"{d['value']:.4f} [{d['lo']:.4f}, {d['hi']:.4f}]"
+
+
+def screen_heads_cmd(model: str = ModelOpt, profile: str = ProfileOpt,
+                     emotions: str = typer.Option(None, "--emotions", help="Comma-separated emotions (default: all non-neutral)."),
+                     query: str = typer.Option("end", "--query", help="Query positions: 'end' or 'after_span'."),
+                     top: int = typer.Option(10, "--top", min=1, help="Heads per emotion in the table."),
+                     batch_size: int = typer.Option(32, "--batch-size", min=1),
+                     n_boot: int = typer.Option(1000, "--n-boot", min=1), n_perm: int = typer.Option(10000, "--n-perm", min=1),
+                     runs_root: Path = RunsRootOpt, seed: int = SeedOpt, device: str = DeviceOpt, json_out: bool = JsonOpt) -> None:
+    """Rank every head by attention to emotion-word tokens (emotion − matched neutral), with bootstrap CIs and Holm-corrected permutation p."""
+    from circuits.head_screening import screen_heads
+
+    ds = load_dataset(profile)
+    m = load_model_cli(model, device, quiet=json_out)
+    ctx = RunContext.create("screen-heads", {"model": model, "profile": profile, "emotions": emotions, "query": query,
+                                             "n_boot": n_boot, "n_perm": n_perm}, root=runs_root, seed=seed)
+    ctx.record_model(m)
+    ctx.record_dataset(profile, ds)
+    with progress_bar("screening", len(ds), quiet=json_out) as update:
+        res = screen_heads(m, ds, emotions=parse_str_list(emotions), query=query, batch_size=batch_size, n_boot=n_boot,
+                           n_perm=n_perm, seed=seed, progress=update)
+    res.save(ctx.path)
+    ctx.record_step("screen-heads", n_heads=int(res.delta[0].numel()))
+    ctx.finish()
+    summary = {"run_dir": str(ctx.path), "screening": str(ctx.path / "screening.json"),
+               "baseline": "matched neutral sentences (same distance from sentence end)",
+               "top": {e: res.top(e, top) for e in res.emotions},
+               "n_significant_holm_05": res.to_dict()["n_significant_holm_05"]}
+    if json_out:
+        emit_json(summary)
+        return
+    for e in res.emotions:
+        console.print(table(f"{e}: top {top} heads (Δ attention, 95% CI, Holm p)", ["rank", "head", "Δ", "CI", "emotion", "neutral", "p_holm"],
+                            [[r["rank"], r["name"], r["delta"], f"[{r['lo']:.3f}, {r['hi']:.3f}]", r["emotion_attn"], r["neutral_attn"], r["p_holm"]]
+                             for r in res.top(e, top)]))
+    console.print(f"results: {ctx.path}")
+
+
+def ablate_cmd(model: str = ModelOpt, profile: str = ProfileOpt, emotion: str = EmotionOpt, heads: str = HeadsOpt,
+               screening: Path = ScreeningOpt,
+               ks: str = typer.Option(None, "--ks", help="Cumulative mode: k values like '1,2,5,10' (top-k screened heads vs k random)."),
+               mode: str = typer.Option("zero", "--mode", help="'zero' or 'mean' (mean of hook_z over the whole dataset)."),
+               n_random: int = typer.Option(3, "--n-random", min=1, help="Random head draws per k (cumulative) or control draws."),
+               limit: int = typer.Option(None, "--limit", min=2, help="Use at most this many emotion sentences."),
+               runs_root: Path = RunsRootOpt, seed: int = SeedOpt, device: str = DeviceOpt, json_out: bool = JsonOpt) -> None:
+    """Ablate heads on hook_z and measure the change of log P(next token is an emotion word); --ks runs top-k vs random."""
+    from circuits.ablation import MODES, ablate, cumulative_ablation, mean_z
+
+    if mode not in MODES:
+        fail(f"unknown ablation mode {mode!r}; choose one of {', '.join(MODES)}")
+    ds = load_dataset(profile)
+    m = load_model_cli(model, device, quiet=json_out)
+    k_list = parse_int_list(ks, name="--ks")
+    texts = _texts(ds, emotion, limit)
+    hs = _heads(m, heads, screening, emotion, max(k_list) if k_list else 1)
+    ctx = RunContext.create("ablate", {"model": model, "emotion": emotion, "heads": [f"L{l}H{h}" for l, h in hs], "ks": k_list,
+                                       "mode": mode, "n_random": n_random, "limit": limit}, root=runs_root, seed=seed)
+    ctx.record_model(m)
+    means = mean_z(m, ds.texts) if mode == "mean" else None
+    if k_list:
+        with progress_bar("ablating", len(k_list) * (1 + n_random), quiet=json_out) as update:
+            res = cumulative_ablation(m, texts, emotion, hs, k_list, mode=mode, means=means, n_random=n_random, seed=seed, progress=update)
+        res.save(ctx.path)
+        summary = {"run_dir": str(ctx.path), **res.to_dict()}
+        rows = [[r["k"], _est(r["top_effect"]), _est(r["random_effect"]), _est(r["top_minus_random"])] for r in summary["rows"]]
+        cols = ["k", "Δ top-k", f"Δ k random (mean of {n_random})", "top − random"]
+    else:
+        single = ablate(m, texts, emotion, hs, mode=mode, means=means, seed=seed)
+        summary = {"run_dir": str(ctx.path), **single.to_dict(), "baseline": "unablated run (clean_metric)"}
+        from interp.io import atomic_write_json
+
+        atomic_write_json(ctx.path / "ablation.json", summary)
+        rows = [[",".join(summary["heads"]), _est(summary["effect"]), _est(summary["clean_metric"])]]
+        cols = ["heads", "Δ log P(emotion word)", "clean log P"]
+    ctx.finish()
+    if json_out:
+        emit_json(summary)
+        return
+    console.print(table(f"{emotion}: {mode} ablation (Δ = ablated − clean, nats, 95% CI)", cols, rows))
+
+
+def patch_heads_cmd(model: str = ModelOpt, profile: str = ProfileOpt, emotion: str = EmotionOpt, heads: str = HeadsOpt,
+                    screening: Path = ScreeningOpt,
+                    modes: str = typer.Option("pattern_v,v_only,pattern_only,z", "--modes", help="Modes: pattern_v, v_only, pattern_only, z."),
+                    positions: str = typer.Option("all", "--positions", help="'all' (equal lengths) or 'end' (mode z only)."),
+                    n_random: int = typer.Option(3, "--n-random", min=0, help="Random-head control draws (0 = none)."),
+                    limit: int = typer.Option(None, "--limit", min=2, help="At most this many source/target pairs."),
+                    runs_root: Path = RunsRootOpt, seed: int = SeedOpt, device: str = DeviceOpt, json_out: bool = JsonOpt) -> None:
+    """Patch heads from emotion sentences (source) into length-matched neutral sentences (target)."""
+    from circuits.head_patching import MODES, length_matched_pairs, patch_heads
+
+    mode_list = parse_str_list(modes) or []
+    for md in mode_list:
+        if md not in MODES:
+            fail(f"unknown head-patching mode {md!r}; choose from {', '.join(MODES)}")
+    ds = load_dataset(profile)
+    m = load_model_cli(model, device, quiet=json_out)
+    hs = _heads(m, heads, screening, emotion, 1)
+    src_all, tgt_all = _texts(ds, emotion, None), _texts(ds, "neutral", None)
+    pairs = length_matched_pairs(m, src_all, tgt_all)[: limit or None]
+    if not pairs:
+        fail(f"no {emotion} sentence has a neutral sentence of the same token length")
+    src, tgt = [src_all[i] for i, _ in pairs], [tgt_all[j] for _, j in pairs]
+    ctx = RunContext.create("patch-heads", {"model": model, "emotion": emotion, "heads": [f"L{l}H{h}" for l, h in hs],
+                                            "modes": mode_list, "positions": positions, "n_pairs": len(pairs)}, root=runs_root, seed=seed)
+    ctx.record_model(m)
+    results = []
+    with progress_bar("patching", len(mode_list), quiet=json_out) as update:
+        for i, md in enumerate(mode_list):
+            results.append(patch_heads(m, src, tgt, emotion, hs, mode=md, positions=positions, n_random=n_random, seed=seed).to_dict())
+            update(i + 1)
+    from interp.io import atomic_write_json
+
+    summary = {"run_dir": str(ctx.path), "emotion": emotion, "heads": [f"L{l}H{h}" for l, h in hs], "n_pairs": len(pairs),
+               "pairing": "each emotion sentence with a neutral sentence of equal token length", "results": results,
+               "baseline": "unpatched target; random-head control"}
+    atomic_write_json(ctx.path / "head_patching.json", summary)
+    ctx.finish()
+    if json_out:
+        emit_json(summary)
+        return
+    console.print(table(f"{emotion}: patching {', '.join(summary['heads'])} ({len(pairs)} pairs; Δ = patched − target, nats)",
+                        ["mode", "Δ (95% CI)", "random heads Δ", "source − target", "fraction of gap"],
+                        [[r["mode"], _est(r["effect"]), _est(r["random_head_effect"]) if r["random_head_effect"] else "-",
+                          _est(r["source_minus_target"]), r["fraction_of_gap"]] for r in results]))
+
+
+def patch_activations_cmd(model: str = ModelOpt, profile: str = ProfileOpt, emotion: str = EmotionOpt,
+                          kinds: str = typer.Option("resid_pre,attn_out,mlp_out", "--kinds", help="resid_pre, attn_out, mlp_out, resid_post."),
+                          layers: str = typer.Option(None, "--layers", help="Layers like '0-5,10' (default: all)."),
+                          limit: int = typer.Option(16, "--limit", min=1, help="At most this many clean/corrupted pairs."),
+                          runs_root: Path = RunsRootOpt, seed: int = SeedOpt, device: str = DeviceOpt, json_out: bool = JsonOpt) -> None:
+    """Patch clean (emotion) activations into corrupted (neutral) runs per layer × position; 0 = corrupted, 1 = clean."""
+    from circuits.activation_patching import activation_patching, common_length_pairs
+
+    ds = load_dataset(profile)
+    m = load_model_cli(model, device, quiet=json_out)
+    kind_list = parse_str_list(kinds) or []
+    layer_list = parse_int_list(layers, name="--layers")
+    clean, corr = common_length_pairs(m, _texts(ds, emotion, None), _texts(ds, "neutral", None), limit=limit)
+    ctx = RunContext.create("patch-activations", {"model": model, "emotion": emotion, "kinds": kind_list, "layers": layer_list,
+                                                  "n_pairs": len(clean)}, root=runs_root, seed=seed)
+    ctx.record_model(m)
+    n_l = len(layer_list) if layer_list else m.cfg.n_layers
+    with progress_bar("patching", len(kind_list) * n_l * len(m.to_str_tokens(clean[0])), quiet=json_out) as update:
+        res = activation_patching(m, clean, corr, emotion, kinds=kind_list, layers=layer_list, progress=update)
+    res.save(ctx.path)
+    ctx.finish()
+    d = res.to_dict()
+    summary = {"run_dir": str(ctx.path), **{k: d[k] for k in ("emotion", "n_pairs", "clean_metric", "corrupted_metric", "strongest", "str_tokens")}}
+    if json_out:
+        emit_json(summary)
+        return
+    console.print(table(f"{emotion}: strongest cell per kind (normalised; clean {res.clean_metric:.3f}, corrupted {res.corrupted_metric:.3f})",
+                        ["kind", "layer", "pos", "token", "value"], [[k, v["layer"], v["pos"], v["token"], v["value"]] for k, v in d["strongest"].items()]))
+    console.print(f"heatmaps: {ctx.path}")
+
+
+def ovqk_cmd(model: str = ModelOpt, profile: str = ProfileOpt, heads: str = HeadsOpt, screening: Path = ScreeningOpt,
+             top: int = typer.Option(3, "--top", min=1, help="With --screening: top heads per emotion to analyse."),
+             runs_root: Path = RunsRootOpt, seed: int = SeedOpt, device: str = DeviceOpt, json_out: bool = JsonOpt) -> None:
+    """OV/QK decomposition of heads: emotion-vector write, promoted tokens, spectra, composition, roles."""
+    from circuits.head_screening import ScreeningResult
+    from circuits.ov_qk import ovqk_analysis
+    from circuits.roles import assign_roles
+    from interp.activations import extract_activations
+    from interp.hook_names import resid_post
+    from steering.vectors import compute_emotion_vectors
+
+    ds = load_dataset(profile)
+    m = load_model_cli(model, device, quiet=json_out)
+    scr = ScreeningResult.load(screening) if screening is not None else None
+    if heads:
+        hs = _heads(m, heads, None, "", 0)
+    elif scr is not None:
+        hs = list(dict.fromkeys(h for e in scr.emotions for h in scr.top_heads(e, top)))
+    else:
+        fail("give --heads or --screening")
+    layers = sorted({l for l, _ in hs})
+    ctx = RunContext.create("ovqk", {"model": model, "heads": [f"L{l}H{h}" for l, h in hs]}, root=runs_root, seed=seed)
+    ctx.record_model(m)
+    store = extract_activations(m, ds, ctx.path / "activations", hooks=[resid_post(l) for l in layers], batch_size=32)
+    vectors = {l: compute_emotion_vectors(store, resid_post(l)) for l in layers}
+    res = ovqk_analysis(m, ds, hs, vectors, seed=seed)
+    res.save(ctx.path)
+    summary = {"run_dir": str(ctx.path), **res.to_dict()}
+    if scr is not None:
+        summary["roles"] = [r.to_dict() for r in assign_roles(scr, res)]
+    from interp.io import atomic_write_json
+
+    atomic_write_json(ctx.path / "ovqk_summary.json", summary)
+    ctx.finish()
+    if json_out:
+        emit_json(summary)
+        return
+    console.print(table("OV write along emotion vectors (emotion − neutral, 95% CI)", ["head", *sorted(res.heads[0].ov_projection), "random |proj|", "promoted"],
+                        [[f"L{h.layer}H{h.head}", *[_est(h.ov_projection[e]) for e in sorted(h.ov_projection)], h.random_projection,
+                          " ".join(h.promoted_tokens[:6])] for h in res.heads]))
+    if scr is not None:
+        console.print(table("roles", ["head", "roles", "evidence"], [[r["name"], ",".join(r["roles"]) or "-", "; ".join(r["evidence"][:3])] for r in summary["roles"]]))
+
+
+def attention_view_cmd(model: str = ModelOpt, heads: str = HeadsOpt,
+                       text: list[str] = typer.Option(None, "--text", help="Sentence(s) to show (repeatable)."),
+                       profile: str = ProfileOpt, emotion: str = typer.Option(None, "--emotion", "-e", help="Take sentences of this emotion from the dataset."),
+                       limit: int = typer.Option(3, "--limit", min=1),
+                       kind: str = typer.Option("heads", "--kind", help="'heads' (attention_heads) or 'patterns' (attention_patterns)."),
+                       out: Path = typer.Option(None, "--out", "-o", help="Output folder (default: the run folder)."),
+                       runs_root: Path = RunsRootOpt, seed: int = SeedOpt, device: str = DeviceOpt, json_out: bool = JsonOpt) -> None:
+    """Write circuitsvis attention views (offline HTML) of heads on sentences."""
+    from circuits.attention_view import attention_view
+
+    if not heads:
+        fail("give --heads, e.g. 'L14H0,L13H6'")
+    m = load_model_cli(model, device, quiet=json_out)
+    hs = _heads(m, heads, None, "", 0)
+    texts = list(text or [])
+    if emotion:
+        texts += _texts(load_dataset(profile), emotion, limit)
+    if not texts:
+        fail("give --text or --emotion")
+    ctx = RunContext.create("attention-view", {"model": model, "heads": heads, "texts": texts, "kind": kind}, root=runs_root, seed=seed)
+    paths = attention_view(m, texts, hs, out or ctx.path, kind=kind)
+    ctx.finish()
+    summary = {"run_dir": str(ctx.path), "files": [str(p) for p in paths]}
+    if json_out:
+        emit_json(summary)
+        return
+    for p in paths:
+        console.print(str(p))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("screen-heads")(screen_heads_cmd)
+    app.command("ablate")(ablate_cmd)
+    app.command("patch-heads")(patch_heads_cmd)
+    app.command("patch-activations")(patch_activations_cmd)
+    app.command("ovqk")(ovqk_cmd)
+    app.command("attention-view")(attention_view_cmd)

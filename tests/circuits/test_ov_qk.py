@@ -1,0 +1,56 @@
+import pytest
+import torch
+
+from circuits.ov_qk import composition_score, ln1_input_name, ov_matrix, ovqk_analysis, random_composition_baseline
+from circuits.roles import assign_roles
+
+
+def test_ov_matrix_reproduces_head_output(tiny_model):
+    """Σ_k pattern[q,k] · (x_k OV) equals the head's actual write z_h W_O[h] (so x = ln1.hook_out is W_V's input)."""
+    l, h = 1, 3
+    toks = tiny_model.to_tokens("thank you so much")
+    _, cache = tiny_model.run_with_cache(toks)
+    x = cache[ln1_input_name(l)][0]
+    pat = cache[f"blocks.{l}.attn.hook_pattern"][0, h]
+    write = cache[f"blocks.{l}.attn.hook_z"][0, :, h] @ tiny_model.W_O[l, h]
+    assert torch.allclose(pat @ (x @ ov_matrix(tiny_model, l, h)), write, atol=1e-5)
+    assert torch.allclose(tiny_model.OV[l, h].AB, ov_matrix(tiny_model, l, h), atol=1e-5)
+
+
+def test_composition_score_bounds_and_baseline():
+    from transformer_lens import FactoredMatrix
+
+    a = FactoredMatrix(torch.randn(16, 4), torch.randn(4, 16))
+    assert 0 < composition_score(a, a) <= 1
+    mean, sd = random_composition_baseline(16, 4, n=4)
+    p = torch.linalg.qr(torch.randn(16, 4))[0]
+    aligned = FactoredMatrix(p, p.T)
+    assert composition_score(aligned, aligned) > mean + 3 * sd
+
+
+@pytest.mark.real
+def test_ovqk_real_model_and_roles(real_model, tmp_path):
+    from circuits.head_screening import screen_heads
+    from interp.activations import extract_activations
+    from interp.datasets import load_profile
+    from interp.hook_names import resid_post
+    from steering.vectors import compute_emotion_vectors
+
+    ds = load_profile("baseline").subset(["gratitude", "neutral"], limit_per_emotion=8)
+    store = extract_activations(real_model, ds, tmp_path / "acts", hooks=[resid_post(13), resid_post(14)], batch_size=16)
+    vecs = {l: compute_emotion_vectors(store, resid_post(l)) for l in (13, 14)}
+    res = ovqk_analysis(real_model, ds, [(13, 6), (14, 0)], vecs, top_k=10)
+    assert len(res.heads) == 2 and len(res.composition) == 1
+    hd = res.heads[1]
+    assert len(hd.ov_singular_values) == 10 and hd.ov_singular_values[0] >= hd.ov_singular_values[-1] > 0
+    assert len(hd.promoted_tokens) == 10
+    est = hd.ov_projection["gratitude"]
+    assert est["lo"] <= est["value"] <= est["hi"]
+    assert 0 < hd.attn_end_to_span["gratitude"] < 1
+    screen = screen_heads(real_model, ds, n_boot=50, n_perm=50)
+    roles = {r.name: r for r in assign_roles(screen, res)}
+    assert set(roles) == {"L13H6", "L14H0"}
+    for r in roles.values():
+        assert len(r.evidence) >= len(r.roles)
+    res.save(tmp_path)
+    assert (tmp_path / "ovqk.json").exists()

@@ -1,0 +1,72 @@
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from experiments.cli import app
+
+runner = CliRunner()
+
+
+def _json(result):
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout[result.stdout.index("{"):])
+
+
+@pytest.fixture(scope="module")
+def screening(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    d = _json(runner.invoke(app, ["screen-heads", "--model", "tiny", "--emotions", "gratitude,anger", "--n-boot", "20",
+                                  "--n-perm", "20", "--runs-root", str(root), "--json"]))
+    return root, d
+
+
+def test_screen_heads_cmd_json(screening):
+    root, d = screening
+    assert set(d["top"]) == {"gratitude", "anger"} and len(d["top"]["gratitude"]) == 8  # tiny: 2 layers × 4 heads, top 10 capped
+    r = d["top"]["gratitude"][0]
+    assert r["lo"] <= r["delta"] <= r["hi"]
+
+
+def test_ablate_cmd_cumulative_and_single(screening, tmp_path):
+    root, d = screening
+    out = _json(runner.invoke(app, ["ablate", "--model", "tiny", "--emotion", "gratitude", "--screening", d["screening"],
+                                    "--ks", "1,2", "--n-random", "1", "--limit", "4", "--runs-root", str(tmp_path), "--json"]))
+    assert [r["k"] for r in out["rows"]] == [1, 2]
+    out = _json(runner.invoke(app, ["ablate", "--model", "tiny", "--heads", "L0H1,L1H0", "--mode", "mean", "--limit", "4",
+                                    "--runs-root", str(tmp_path), "--json"]))
+    assert out["heads"] == ["L0H1", "L1H0"] and "effect" in out
+
+
+def test_patch_heads_and_activations_cmd(tmp_path):
+    out = _json(runner.invoke(app, ["patch-heads", "--model", "tiny", "--heads", "L1H2", "--modes", "v_only,z", "--limit", "3",
+                                    "--n-random", "0", "--runs-root", str(tmp_path), "--json"]))
+    assert [r["mode"] for r in out["results"]] == ["v_only", "z"]
+    out = _json(runner.invoke(app, ["patch-activations", "--model", "tiny", "--kinds", "resid_pre", "--layers", "1",
+                                    "--limit", "2", "--runs-root", str(tmp_path), "--json"]))
+    assert out["strongest"]["resid_pre"]["layer"] == 1
+
+
+def test_ovqk_and_attention_view_cmd(screening, tmp_path):
+    root, d = screening
+    out = _json(runner.invoke(app, ["ovqk", "--model", "tiny", "--screening", d["screening"], "--top", "1",
+                                    "--runs-root", str(tmp_path), "--json"]))
+    assert out["heads"] and "roles" in out
+    out = _json(runner.invoke(app, ["attention-view", "--model", "tiny", "--heads", "L0H1", "--text", "thank you",
+                                    "--runs-root", str(tmp_path), "--json"]))
+    assert out["files"][0].endswith(".html")
+
+
+@pytest.mark.parametrize("args, msg", [
+    (["ablate", "--heads", "L0H9"], "out of range"),
+    (["ablate", "--heads", "L0H1", "--mode", "resample"], "unknown ablation mode"),
+    (["patch-heads", "--heads", "L0H1", "--modes", "q_only"], "unknown head-patching mode"),
+    (["patch-heads", "--heads", "L0H1", "--modes", "v_only", "--positions", "end"], "only works with mode 'z'"),
+])
+def test_circuits_cmd_bad_input_one_line_exit_2(args, msg, tmp_path):
+    r = subprocess.run([sys.executable, "-m", "experiments.cli", *args, "--model", "tiny", "--runs-root", str(tmp_path)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2, r.stderr
+    assert msg in r.stderr and "Traceback" not in r.stderr
