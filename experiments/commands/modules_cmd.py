@@ -1,0 +1,252 @@
+"""``train-module``, ``chat`` and ``eval-module``: emotion modules behind a frozen LLM."""
+
+import sys
+import time
+from pathlib import Path
+
+import typer
+
+from experiments.cli_common import DeviceOpt, JsonOpt, RunsRootOpt, SeedOpt, console, emit_json, load_model_cli, parse_int_list, progress_bar, table
+from frozen_llm_modules.state import EmotionalState, ModuleError
+
+KINDS = ("prefix", "adapter", "steering", "reward")
+
+
+def _check_kind(kind: str) -> str:
+    if kind not in KINDS:
+        raise ModuleError(f"--kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    return kind
+
+
+def train_module(
+    kind: str = typer.Option(..., "--kind", "-k", help="prefix, adapter, steering or reward."),
+    model: str = typer.Option("smollm2-135m", "--model", "-m", help="Base model (kept frozen)."),
+    steps: int = typer.Option(40, "--steps", min=1, help="Optimiser steps."),
+    batch_size: int = typer.Option(4, "--batch-size", min=1, help="Examples per step."),
+    lr: float = typer.Option(None, "--lr", help="Learning rate (default per kind)."),
+    layer: int = typer.Option(None, "--layer", help="steering: layer whose resid_pre is steered (default n_layers//3)."),
+    layers: str = typer.Option(None, "--layers", help="adapter: layers, e.g. '10-29' (default n_layers//3 … last)."),
+    rank: int = typer.Option(32, "--rank", min=1, help="adapter: bottleneck width."),
+    n_virtual: int = typer.Option(8, "--n-virtual", min=1, help="prefix: virtual tokens."),
+    init_vectors: Path = typer.Option(None, "--init-vectors", help="steering: EmotionVector file to start from (joy←gratitude, frustration←anger, fear←apology)."),
+    corpus: Path = typer.Option(None, "--corpus", help="Style corpus JSONL (default: the shipped one)."),
+    out: Path = typer.Option(None, "--out", "-o", help="Module folder (default <run dir>/module)."),
+    runs_root: Path = RunsRootOpt,
+    seed: int = SeedOpt,
+    device: str = DeviceOpt,
+    json_out: bool = JsonOpt,
+) -> None:
+    """Train one module on the style corpus with the base frozen; save safetensors + JSON config."""
+    import torch
+
+    from frozen_llm_modules.adapter import GatedEmotionAdapter
+    from frozen_llm_modules.attach import EmotionalLLM, base_parameters, trainable_parameters
+    from frozen_llm_modules.persistence import save_modules
+    from frozen_llm_modules.prefix import EmotionalPrefix
+    from frozen_llm_modules.reward import EmotionalRewardModel, response_features
+    from frozen_llm_modules.steering_module import EmotionSteeringModule
+    from frozen_llm_modules.training import load_style_corpus, reward_training_data, split_corpus, train_behaviour
+    from interp.models import weights_hash
+    from interp.run_context import RunContext, set_seed
+
+    _check_kind(kind)
+    rows = load_style_corpus(corpus)
+    train_rows, held_rows = split_corpus(rows)
+    m = load_model_cli(model, device, quiet=json_out)
+    set_seed(seed)
+    ctx = RunContext.create("train-module", {"kind": kind, "model": model, "steps": steps, "batch_size": batch_size, "lr": lr,
+                                             "layer": layer, "layers": layers, "rank": rank, "n_virtual": n_virtual,
+                                             "init_vectors": str(init_vectors) if init_vectors else None}, root=runs_root, seed=seed)
+    ctx.record_model(m)
+    out_dir = out if out is not None else ctx.path / "module"
+    if kind == "reward":
+        h0 = weights_hash(m)
+        rm = EmotionalRewardModel.for_model(m)
+        llm = EmotionalLLM(m)
+        t0 = time.perf_counter()
+        feats, heldf = [], []
+        for src, dst in ((train_rows, feats), (held_rows, heldf)):
+            p, r, s, y = reward_training_data(src)
+            uniq = list(dict.fromkeys(zip(p, r)))
+            f = torch.cat([response_features(llm, [a for a, _ in uniq[i:i + 32]], [b for _, b in uniq[i:i + 32]]) for i in range(0, len(uniq), 32)])
+            index = {k: i for i, k in enumerate(uniq)}
+            dst.extend([f[[index[k] for k in zip(p, r)]], s, y])
+        losses = rm.fit(*feats, steps=steps)
+        with torch.no_grad():
+            acc = ((rm(heldf[0], heldf[1]) > 0).float() == heldf[2]).float().numpy()
+        from interp.stats import bootstrap_ci
+
+        est = bootstrap_ci(acc, n_boot=2000, seed=seed)
+        secs = time.perf_counter() - t0
+        n_train, n_base = trainable_parameters(rm), base_parameters(m)
+        report = {"kind": kind, "steps": steps, "seconds": round(secs, 1), "trainable_params": n_train, "base_params": n_base,
+                  "fraction": n_train / n_base, "loss_first": losses[0], "loss_last": losses[-1],
+                  "heldout_accuracy": est.to_dict(), "chance_baseline": float(1 - heldf[2].mean()),
+                  "base_hash_before": h0, "base_hash_after": weights_hash(m)}
+        report["chance_baseline_note"] = "accuracy of always predicting 'negative' (3 of 4 states mismatch)"
+        save_modules(out_dir, {"reward": rm}, m, extra={"train": report})
+    else:
+        if kind == "steering":
+            mod = EmotionSteeringModule.for_model(m, layer=layer)
+            if init_vectors is not None:
+                from steering.vectors import load_vectors
+
+                mod.init_from_vectors(load_vectors(init_vectors), model=m)
+        elif kind == "adapter":
+            mod = GatedEmotionAdapter.for_model(m, layers=parse_int_list(layers, name="--layers"), rank=rank)
+        else:
+            mod = EmotionalPrefix.for_model(m, n_virtual=n_virtual)
+        llm = EmotionalLLM(m, **{kind: mod})
+        with progress_bar(f"training {kind}", steps, quiet=json_out) as update:
+            rep = train_behaviour(llm, kind, train_rows, steps=steps, batch_size=batch_size, lr=lr, seed=seed, progress=update)
+        report = rep.to_dict()
+        save_modules(out_dir, {kind: mod}, m, extra={"train": {k: v for k, v in report.items() if k != "losses"}})
+    report["weights_unchanged"] = report["base_hash_before"] == report["base_hash_after"]
+    report["module_dir"] = str(out_dir)
+    report["run_dir"] = str(ctx.path)
+    ctx.record_step("train", **{k: v for k, v in report.items() if k != "losses"})
+    report["wall_seconds"] = ctx.finish()
+    if json_out:
+        emit_json(report)
+        return
+    console.print(table(f"train-module {kind}", ["key", "value"], [[k, v] for k, v in report.items() if k != "losses"]))
+
+
+def _load_modules(model_name: str | None, module_dirs: list[Path], device: str | None, quiet: bool):
+    from frozen_llm_modules.persistence import load_modules, read_config
+
+    if not module_dirs:
+        raise ModuleError("give at least one --modules DIR (made by 'emotion-circuits train-module')")
+    base = model_name or read_config(module_dirs[0])["base_model"]
+    m = load_model_cli(base, device, quiet=quiet)
+    mods = {}
+    for d in module_dirs:
+        mods.update(load_modules(d, m))
+    return m, mods
+
+
+def chat(
+    modules: list[Path] = typer.Option(None, "--modules", help="Module folder(s); repeat to combine."),
+    model: str = typer.Option(None, "--model", "-m", help="Base model (default: the one the modules were trained on)."),
+    state: str = typer.Option(None, "--state", help="Fixed state, e.g. 'fear=0.8' (default: the encoder sets it each turn)."),
+    max_new_tokens: int = typer.Option(32, "--max-new-tokens", min=1),
+    memory: Path = typer.Option(None, "--memory", help="SQLite emotional memory file (created if missing)."),
+    best_of: int = typer.Option(1, "--best-of", min=1, help="Sample N candidates and rerank with the reward module."),
+    safety_bias: bool = typer.Option(True, "--safety-bias/--no-safety-bias", help="Bias toward hedge tokens when fear > 0.3."),
+    seed: int = SeedOpt,
+    device: str = DeviceOpt,
+) -> None:
+    """Chat on stdin: each line is a message; '+1' / '-1' rates the last answer; 'quit' or EOF ends. Shows the state each turn."""
+    from frozen_llm_modules.attach import EmotionalLLM
+    from frozen_llm_modules.encoder import Conversation, EmotionEncoder
+    from frozen_llm_modules.memory import EmotionalMemory
+    from frozen_llm_modules.reward import best_of_n
+
+    fixed = EmotionalState.parse(state) if state else None
+    m, mods = _load_modules(model, list(modules or []), device, quiet=True)
+    rm = mods.pop("reward", None)
+    enc = mods.pop("encoder", None) or EmotionEncoder()
+    if best_of > 1 and rm is None:
+        raise ModuleError("--best-of > 1 needs a reward module; add --modules DIR of a 'train-module --kind reward' run")
+    llm = EmotionalLLM(m, reward=rm, **mods)
+    mem = EmotionalMemory(memory, model_name=m.ec_info.name) if memory else None
+    conv = Conversation()
+    last = None
+    typer.echo(f"modules: {', '.join(sorted(mods) + (['reward'] if rm else [])) or 'none'}; type a message, +1/-1 to rate, quit to end")
+    for raw in sys.stdin:
+        line = raw.strip()
+        if not line:
+            continue
+        if line in {"quit", "exit"}:
+            break
+        if line in {"+1", "-1"}:
+            if last is None:
+                typer.echo("feedback: nothing to rate yet")
+                continue
+            fb = int(line)
+            conv.record(last["emb"], feedback=fb)
+            if mem is not None:
+                mem.add(last["text"], last["emb"], last["state"], float(fb))
+            if rm is not None:
+                import torch
+
+                from frozen_llm_modules.reward import response_features
+
+                f = response_features(llm, [last["text"]], [last["answer"]])
+                rm.update(f, last["state"].to_tensor()[None], torch.tensor([1.0 if fb > 0 else 0.0]), steps=5)
+            typer.echo(f"feedback {line} recorded")
+            last = None
+            continue
+        sig = enc.signals(m, line, conv, mem)
+        st = fixed or enc.encode(sig)
+        llm.set_state(st)
+        typer.echo(f"state: {st}")
+        if rm is not None and best_of > 1:
+            answer, _, scores = best_of_n(llm, rm, line, n=best_of, max_new_tokens=max_new_tokens, seed=seed)
+        else:
+            answer = llm.generate([line], max_new_tokens=max_new_tokens, safety_bias=safety_bias)[0]
+        typer.echo(f"assistant: {answer}")
+        last = {"text": line, "emb": sig["_embedding"], "state": st, "answer": answer}
+    if mem is not None:
+        mem.close()
+
+
+def eval_module(
+    modules: list[Path] = typer.Option(None, "--modules", help="Module folder(s) to evaluate."),
+    model: str = typer.Option(None, "--model", "-m", help="Base model (default: the modules' own)."),
+    n_prompts: int = typer.Option(30, "--n-prompts", min=3, help="Held-out corpus prompts (3 paraphrases per topic)."),
+    n_texts: int = typer.Option(40, "--n-texts", min=2, help="Held-out neutral sentences for perplexity."),
+    max_new_tokens: int = typer.Option(20, "--max-new-tokens", min=1),
+    runs_root: Path = RunsRootOpt,
+    seed: int = SeedOpt,
+    device: str = DeviceOpt,
+    json_out: bool = JsonOpt,
+) -> None:
+    """Style markers per state vs the base (paired bootstrap CI), neutral perplexity ratio, coherence, parameter fractions."""
+    from frozen_llm_modules.attach import EmotionalLLM, base_parameters, trainable_parameters
+    from frozen_llm_modules.evaluation import SEED_FRACTIONS, all_marker_table, generate_conditions, neutral_perplexity, style_results
+    from frozen_llm_modules.training import heldout_prompts
+    from interp.datasets import load_profile
+    from interp.run_context import RunContext
+
+    m, mods = _load_modules(model, list(modules or []), device, quiet=json_out)
+    mods.pop("reward", None)
+    mods.pop("encoder", None)
+    if not mods:
+        raise ModuleError("eval-module needs a prefix, adapter or steering module (reward modules report held-out accuracy at training)")
+    llm = EmotionalLLM(m, **mods)
+    ctx = RunContext.create("eval-module", {"modules": [str(d) for d in modules], "n_prompts": n_prompts, "n_texts": n_texts,
+                                            "max_new_tokens": max_new_tokens}, root=runs_root, seed=seed)
+    prompts = heldout_prompts()[:n_prompts]
+    with progress_bar("generating", 4, quiet=json_out) as update:
+        resp = generate_conditions(llm, prompts, max_new_tokens=max_new_tokens, progress=update)
+    styles = style_results(resp, seed=seed)
+    from interp.io import atomic_write_json
+
+    atomic_write_json(ctx.path / "responses.json", resp)
+    texts = [r.text for r in load_profile("baseline").by_emotion("neutral")][-n_texts:]
+    ppl = neutral_perplexity(llm, texts, seed=seed)
+    n_base = base_parameters(m)
+    params = {k: {"trainable": trainable_parameters(v), "fraction": trainable_parameters(v) / n_base, "seed_table": SEED_FRACTIONS[k]}
+              for k, v in mods.items()}
+    summary = {"modules": sorted(mods), "n_prompts": len(prompts), "styles": [s.to_dict() for s in styles],
+               "markers": all_marker_table(resp), "perplexity": ppl.to_dict(), "params": params,
+               "examples": {k: v[:2] for k, v in resp.items()}, "run_dir": str(ctx.path)}
+    atomic_write_json(ctx.path / "eval.json", summary)
+    summary["wall_seconds"] = ctx.finish()
+    if json_out:
+        emit_json(summary)
+        return
+    console.print(table("target style markers (module at state=1 vs base, per 10 words)",
+                        ["emotion", "marker", "base", "module", "diff", "95% CI", "p", "coherence"],
+                        [[s.emotion, s.marker, s.base_mean, s.module_mean, s.diff, f"[{s.lo:.3g}, {s.hi:.3g}]", s.p_value, s.coherence]
+                         for s in styles]))
+    console.print(table("neutral perplexity", ["key", "value"], [[k, v] for k, v in ppl.to_dict().items()]))
+    console.print(table("parameters", ["module", "trainable", "fraction", "seed table"],
+                        [[k, v["trainable"], f"{100 * v['fraction']:.4f}%", v["seed_table"]] for k, v in params.items()]))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train-module")(train_module)
+    app.command("chat")(chat)
+    app.command("eval-module")(eval_module)

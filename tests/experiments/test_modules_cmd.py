@@ -1,0 +1,66 @@
+"""CLI: train-module / chat / eval-module on the tiny model, and bad input → one line, exit code 2."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ENV = {**os.environ, "HF_HUB_OFFLINE": "1"}
+
+
+def _cli(*args, stdin: str | None = None):
+    return subprocess.run([sys.executable, "-m", "experiments.cli", *args], input=stdin, capture_output=True, text=True,
+                          env=ENV, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def steering_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("mods")
+    r = _cli("train-module", "--kind", "steering", "--model", "tiny", "--steps", "2", "--batch-size", "2",
+             "--out", str(root / "steering"), "--runs-root", str(root / "runs"), "--json")
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert report["weights_unchanged"] and report["trainable_params"] == 4 * 32 and report["steps"] == 2
+    return root / "steering"
+
+
+def test_train_module_unknown_kind_exits_2():
+    r = _cli("train-module", "--kind", "lora", "--model", "tiny")
+    assert r.returncode == 2 and "--kind must be one of" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_chat_piped_stdin_shows_state_and_takes_feedback(steering_dir, tmp_path):
+    r = _cli("chat", "--modules", str(steering_dir), "--max-new-tokens", "3", "--memory", str(tmp_path / "m.db"),
+             stdin="my code fails\n-1\nmy code fails\n+1\nquit\n")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("state: fear=") == 2 and "feedback -1 recorded" in r.stdout and "feedback +1 recorded" in r.stdout
+    states = [line for line in r.stdout.splitlines() if line.startswith("state:")]
+    frus = [float(s.split("frustration=")[1].split()[0]) for s in states]
+    assert frus[1] > frus[0]  # the repeated, unsatisfied query raises frustration
+
+
+def test_chat_state_outside_unit_interval_exits_2(steering_dir):
+    r = _cli("chat", "--modules", str(steering_dir), "--state", "fear=1.5", stdin="hi\n")
+    assert r.returncode == 2 and "outside [0, 1]" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_eval_module_corrupt_module_file_exits_2(steering_dir, tmp_path):
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(steering_dir, bad)
+    (bad / "modules.safetensors").write_bytes(b"garbage")
+    r = _cli("eval-module", "--modules", str(bad))
+    assert r.returncode == 2 and "corrupt" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_eval_module_reports_styles_perplexity_and_params(steering_dir, tmp_path):
+    r = _cli("eval-module", "--modules", str(steering_dir), "--n-prompts", "3", "--max-new-tokens", "2", "--n-texts", "2",
+             "--runs-root", str(tmp_path / "runs"), "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert [s["marker"] for s in out["styles"]] == ["hedges", "questions", "alternatives", "warmth"]
+    assert all(s["lo"] <= s["diff"] <= s["hi"] for s in out["styles"])
+    assert out["perplexity"]["n_texts"] == 2 and out["params"]["steering"]["trainable"] == 128

@@ -1,0 +1,33 @@
+"""Online adaptation loop: scripted user, state reacts to feedback, reward-model path updates modules."""
+
+import torch
+
+from frozen_llm_modules import EmotionalRewardModel, EmotionSteeringModule
+from frozen_llm_modules.attach import EmotionalLLM
+from frozen_llm_modules.online import run_online_adaptation, scripted_user
+
+
+def test_scripted_user_rates_by_marker():
+    user = scripted_user("questions")
+    assert user("What did you try?") == 1 and user("Do this.") == -1
+
+
+def test_online_adaptation_runs_with_and_without_reward_model(tiny_model):
+    torch.manual_seed(0)
+    st = EmotionSteeringModule.for_model(tiny_model)
+    with torch.no_grad():
+        st.vectors.normal_()
+    llm = EmotionalLLM(tiny_model, steering=st)
+    rm = EmotionalRewardModel.for_model(tiny_model, hidden=4)
+    before_st, before_rm = st.vectors.clone(), [p.clone() for p in rm.parameters()]
+    run = run_online_adaptation(llm, ["fix it", "fix it now"], marker="alternatives", reward_model=rm, max_episodes=3,
+                                n_candidates=2, max_new_tokens=3)
+    n = len(run.feedback)
+    assert run.with_reward_model and n == (run.episodes_to_recover or 3)
+    for i in range(1, n):  # negative feedback raises fear in the next episode's state
+        if run.feedback[i - 1] < 0:
+            assert run.states[i]["fear"] >= 0.5 * sum(f < 0 for f in run.feedback[max(0, i - 4):i]) / min(i, 4) - 1e-6
+    assert not torch.equal(st.vectors, before_st)
+    assert any(not torch.equal(a, b) for a, b in zip(before_rm, rm.parameters()))
+    plain = run_online_adaptation(llm, ["fix it"], marker="alternatives", max_episodes=2, max_new_tokens=3)
+    assert not plain.with_reward_model and len(plain.answers) == len(plain.feedback) <= 2

@@ -1,0 +1,48 @@
+"""Behavioural training: base weights hash unchanged, base never requires grad, the module moves toward its targets."""
+
+import pytest
+import torch
+
+from frozen_llm_modules import EmotionalPrefix, EmotionalState, EmotionSteeringModule, GatedEmotionAdapter
+from frozen_llm_modules.attach import EmotionalLLM
+from frozen_llm_modules.training import heldout_prompts, load_style_corpus, reward_training_data, split_corpus, train_behaviour
+from interp.models import weights_hash
+
+
+def test_style_corpus_has_100_per_style_and_heldout_topics():
+    rows = load_style_corpus()
+    counts = {s: sum(r["style"] == s for r in rows) for s in ("fear", "curiosity", "frustration", "joy")}
+    assert min(counts.values()) >= 100
+    train, held = split_corpus(rows)
+    assert not {r["prompt"] for r in train} & {r["prompt"] for r in held} and len(heldout_prompts()) == 30
+    p, r, s, y = reward_training_data(held[:2])
+    assert len(p) == 8 and y.sum() == 2 and s.shape == (8, 4)
+
+
+@pytest.mark.parametrize("kind", ["prefix", "adapter", "steering"])
+def test_train_behaviour_keeps_base_frozen_and_lowers_loss(tiny_model, kind):
+    mod = {"prefix": lambda: EmotionalPrefix.for_model(tiny_model, n_virtual=2),
+           "adapter": lambda: GatedEmotionAdapter.for_model(tiny_model, rank=4),
+           "steering": lambda: EmotionSteeringModule.for_model(tiny_model)}[kind]()
+    llm = EmotionalLLM(tiny_model, **{kind: mod})
+    rows = [r for r in load_style_corpus() if r["style"] == "joy"][:4]
+    before = {k: v.clone() for k, v in mod.state_dict().items()}
+    rep = train_behaviour(llm, kind, rows, steps=15, batch_size=2, lr=0.05)
+    assert rep.base_hash_before == rep.base_hash_after == weights_hash(tiny_model)
+    assert not any(p.requires_grad for p in tiny_model.parameters())
+    assert any(not torch.equal(before[k], v) for k, v in mod.state_dict().items())
+    assert rep.loss_last < rep.loss_first
+
+
+@pytest.mark.real
+def test_train_steering_on_real_model_keeps_weights_hash(real_model):
+    h0 = weights_hash(real_model)
+    mod = EmotionSteeringModule.for_model(real_model)
+    llm = EmotionalLLM(real_model, steering=mod)
+    rows = load_style_corpus()[:8]
+    rep = train_behaviour(llm, "steering", rows, steps=2, batch_size=1)
+    assert rep.base_hash_before == h0 == rep.base_hash_after == weights_hash(real_model)
+    assert mod.vectors.abs().sum() > 0 and rep.fraction < 1e-4
+    llm.set_state(EmotionalState.neutral())
+    toks = real_model.to_tokens("No hooks are left behind.")
+    assert torch.equal(real_model(toks), llm.model(toks))
