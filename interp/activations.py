@@ -12,6 +12,7 @@ by a writer thread while the next batch runs, so memory stays bounded by ~2 batc
 A rerun with the same settings skips shards already on disk (resume).
 """
 
+import json
 import queue
 import threading
 from collections.abc import Callable
@@ -76,23 +77,51 @@ class _ShardWriter:
 
     def _run(self) -> None:
         while (item := self._q.get()) is not None:
-            path, tensors, done = item
+            path, tensors, done, metadata = item
             try:
-                atomic_write_with(path, lambda tmp, t=tensors: save_file(t, str(tmp)))
+                atomic_write_with(path, lambda tmp, t=tensors, m=metadata: save_file(t, str(tmp), metadata=m))
                 done()
             except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
                 self._err = exc
 
-    def put(self, path: Path, tensors: dict[str, Tensor], done: Callable[[], None]) -> None:
+    def put(self, path: Path, tensors: dict[str, Tensor], done: Callable[[], None], metadata: dict[str, str] | None = None) -> None:
         if self._err:
             raise self._err
-        self._q.put((path, tensors, done))
+        self._q.put((path, tensors, done, metadata))
 
     def close(self) -> None:
         self._q.put(None)
         self._t.join()
         if self._err:
             raise self._err
+
+
+def _dedupe(acts: dict[str, Tensor], hooks: list[str], tb, dtype: torch.dtype) -> tuple[dict[str, Tensor], dict[str, str]]:
+    """Unpadded tensors to store, each distinct tensor once, and ``{hook: stored_hook}`` for the rest.
+
+    In the bridge ``blocks.{l}.hook_resid_post`` and ``blocks.{l+1}.hook_resid_pre`` are the
+    same tensor; storing it once halves the bytes written for the residual hooks.
+    """
+    seen: dict[tuple, str] = {}
+    tensors: dict[str, Tensor] = {}
+    aliases: dict[str, str] = {}
+    for h in hooks:
+        a = acts[h]
+        key = (a.data_ptr(), tuple(a.shape), a.stride(), a.dtype)
+        if key in seen:
+            aliases[h] = seen[key]
+            continue
+        seen[key] = h
+        # In-place zeroing of the padding is safe: the captured tensor is ours once the forward pass is done.
+        tensors[h] = unpad(a, tb, inplace=True).to("cpu", dtype).contiguous()
+    return tensors, aliases
+
+
+def read_hook(f, hook: str) -> Tensor:
+    """Tensor of ``hook`` from an open shard (``safe_open``), following stored aliases."""
+    meta = f.metadata() or {}
+    name = json.loads(meta.get("aliases", "{}")).get(hook, hook)
+    return f.get_tensor(name)
 
 
 def extract_activations(
@@ -176,7 +205,7 @@ def extract_activations(
             recs = ds.records[a:b]
             tb = tokenize_batch(model, [r.text for r in recs], [r.spans for r in recs], padding_side=padding_side)
             acts = capture(model, tb, hook_list)
-            tensors = {h: unpad(acts[h], tb).to("cpu", store_dtype).contiguous() for h in hook_list}
+            tensors, aliases = _dedupe(acts, hook_list, tb, store_dtype)
             tensors["tokens"] = unpad(tb.tokens, tb).contiguous()
             tensors["lengths"] = torch.tensor(tb.lengths, dtype=torch.long)
 
@@ -185,7 +214,7 @@ def extract_activations(
                 if progress:
                     progress(done_count[0], len(ds))
 
-            writer.put(path, tensors, done)
+            writer.put(path, tensors, done, {"aliases": json.dumps(aliases)})
     finally:
         writer.close()
     manifest["complete"] = True
@@ -262,7 +291,7 @@ class ActivationStore:
         parts = []
         for _, path in self._shards():
             with safe_open(str(path), framework="pt") as f:
-                t = f.get_tensor(hook).float()
+                t = read_hook(f, hook).float()
             parts.append(torch.nn.functional.pad(t, (0, 0, 0, width - t.shape[1])))
         return torch.cat(parts)
 
@@ -287,7 +316,7 @@ class ActivationStore:
         rows = []
         for s, path in self._shards():
             with safe_open(str(path), framework="pt") as f:
-                t = f.get_tensor(hook).float()
+                t = read_hook(f, hook).float()
             for j, i in enumerate(range(s["start"], s["stop"])):
                 if reduce == "end" or (reduce == "span_or_end" and not spans[i]):
                     rows.append(t[j, ends[i]])
@@ -303,7 +332,7 @@ class ActivationStore:
         rows = []
         for s, path in self._shards():
             with safe_open(str(path), framework="pt") as f:
-                t = f.get_tensor(hook).float()
+                t = read_hook(f, hook).float()
             for j, i in enumerate(range(s["start"], s["stop"])):
                 rows.append(t[j, positions[i]])
         return torch.stack(rows)

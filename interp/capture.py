@@ -52,10 +52,14 @@ def capture(model, batch: TokenizedBatch, hooks: list[str], *, stop_early: bool 
     return store
 
 
-def unpad(acts: Tensor, batch: TokenizedBatch) -> Tensor:
-    """Re-align a padded ``[batch, pos, ...]`` tensor so each row starts at index 0; zeros past each length."""
+def unpad(acts: Tensor, batch: TokenizedBatch, *, inplace: bool = False) -> Tensor:
+    """Re-align a padded ``[batch, pos, ...]`` tensor so each row starts at index 0; zeros past each length.
+
+    With right padding and ``inplace=True`` the padding positions of ``acts`` itself are
+    zeroed (no copy); use it only on tensors nobody else holds, such as captured activations.
+    """
     if batch.padding_side == "right":
-        out = acts.clone()
+        out = acts if inplace else acts.clone()
         for i, n in enumerate(batch.lengths):
             out[i, n:] = 0
         return out

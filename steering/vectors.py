@@ -95,10 +95,12 @@ def _has_bos(store) -> bool:
 def _mean_at(store, hook: str, positions: list[list[int]]) -> Float[Tensor, "n d_model"]:
     from safetensors import safe_open
 
+    from interp.activations import read_hook
+
     rows = []
     for s in store.manifest["shards"]:
         with safe_open(str(store.path / s["file"]), framework="pt") as f:
-            t = f.get_tensor(hook).float()
+            t = read_hook(f, hook).float()
         for j, i in enumerate(range(s["start"], s["stop"])):
             rows.append(t[j, positions[i]].mean(0))
     return torch.stack(rows)

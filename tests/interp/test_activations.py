@@ -119,3 +119,15 @@ def test_real_model_stored_last_layer_matches_single_forward_and_spans_decode(re
             word = rec.span_texts()[0]
             decoded = real_model.tokenizer.decode(toks[i, store.span_positions[i]].tolist()).strip()
             assert decoded == word, (rec.text, decoded, word)
+
+
+def test_identical_hooks_are_stored_once_and_load_the_same(tiny_model, tmp_path):
+    """resid_post of layer l is the same tensor as resid_pre of l+1: stored once, readable under both names."""
+    ds = _small_ds(1)
+    store = extract_activations(tiny_model, ds, tmp_path, hooks=["resid_pre", "resid_post"], batch_size=4)
+    with safe_open(str(tmp_path / store.manifest["shards"][0]["file"]), framework="pt") as f:
+        stored = set(f.keys()) - {"tokens", "lengths"}
+    assert stored == {"blocks.0.hook_resid_pre", "blocks.1.hook_resid_pre", "blocks.1.hook_resid_post"}
+    torch.testing.assert_close(store.load("blocks.1.hook_resid_pre"), store.load("blocks.0.hook_resid_post"))
+    ref = _single_pass(tiny_model, store.texts[0], "blocks.1.hook_resid_pre")
+    torch.testing.assert_close(store.load("blocks.1.hook_resid_pre")[0, : ref.shape[0]], ref, atol=ATOL, rtol=RTOL)
