@@ -100,6 +100,12 @@ def tokenize_batch(model, texts: Sequence[str], spans: Sequence[Sequence[tuple[i
             raise DatasetError(f"no token overlaps the emotion-word span(s) {list(sp)} of {text!r}")
         rows.append(ids)
         span_pos.append(positions)
+    tokens, mask, left = pad_rows(model, rows, padding_side=padding_side)
+    return TokenizedBatch(tokens, mask, tuple(len(r) for r in rows), left, tuple(span_pos), padding_side)
+
+
+def pad_rows(model, rows: Sequence[Sequence[int]], *, padding_side: str = "right") -> tuple[Tensor, Tensor, tuple[int, ...]]:
+    """Pad token-id rows with the tokenizer's pad id (else EOS): ``(tokens, attention_mask, left_pad)``, each ``[batch pos]``."""
     tok = model.tokenizer
     pad = tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
     width = max(len(r) for r in rows)
@@ -111,4 +117,4 @@ def tokenize_batch(model, texts: Sequence[str], spans: Sequence[Sequence[tuple[i
         tokens[i, lp : lp + len(r)] = torch.tensor(r)
         mask[i, lp : lp + len(r)] = 1
         left.append(lp)
-    return TokenizedBatch(tokens, mask, tuple(len(r) for r in rows), tuple(left), tuple(span_pos), padding_side)
+    return tokens, mask, tuple(left)

@@ -8,6 +8,7 @@ from jaxtyping import Int
 from torch import Tensor
 
 from interp.errors import ConfigError
+from interp.positions import pad_rows
 from steering.hooks import POSITION_MODES, SteeringSpec, steering_hooks
 
 
@@ -113,18 +114,8 @@ def prepare_prompts(model, prompts: Sequence[str], *, chat: bool = False) -> Pro
     for p, r in zip(prompts, rows):
         if not r:
             raise ConfigError(f"prompt {p!r} tokenises to nothing")
-    tok = model.tokenizer
-    pad = tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
-    width = max(len(r) for r in rows)
-    tokens = torch.full((len(rows), width), int(pad), dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    left = []
-    for i, r in enumerate(rows):
-        lp = width - len(r)
-        tokens[i, lp:] = torch.tensor(r)
-        mask[i, lp:] = 1
-        left.append(lp)
-    return PromptBatch(tokens, mask, tuple(left))
+    tokens, mask, left = pad_rows(model, rows, padding_side="left")
+    return PromptBatch(tokens, mask, left)
 
 
 def _eos_ids(model) -> set[int]:
