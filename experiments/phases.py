@@ -5,12 +5,11 @@ import statistics
 import time
 from pathlib import Path
 
+from experiments.phase_common import row
 from experiments.pipeline import StudyState
 from interp.stats import bootstrap_ci
 
 
-def _row(name, value, lo=None, hi=None, baseline=None, note=None, p=None) -> dict:
-    return {"name": name, "value": value, "lo": lo, "hi": hi, "baseline": baseline, "note": note, "p": p}
 
 
 def phase_dataset(state: StudyState, out: Path) -> dict:
@@ -29,7 +28,7 @@ def phase_dataset(state: StudyState, out: Path) -> dict:
         lens = [len(token_ids_and_offsets(model, r.text)[0]) for r in ds.by_emotion(emo)]
         est = bootstrap_ci(lens, seed=state.cfg.study.seed)
         rows.append([emo, len(lens), round(est.value, 2), min(lens), max(lens)])
-        headline.append(_row(f"mean tokens ({emo})", est.value, est.lo, est.hi, note=f"n={len(lens)}"))
+        headline.append(row(f"mean tokens ({emo})", est.value, est.lo, est.hi, note=f"n={len(lens)}"))
         state.progress(len(rows), len(ds.emotions))
     return {"text": f"{len(ds)} sentences from {ds.source}, all dataset rules pass (hash {ds.hash()[:12]}).",
             "headline": headline, "tables": [{"title": "per emotion (tokens incl. BOS)", "columns": ["emotion", "n", "mean", "min", "max"], "rows": rows}]}
@@ -54,16 +53,21 @@ def phase_extract(state: StudyState, out: Path) -> dict:
         n_tok = int(store.lengths.sum())
         size = sum(p.stat().st_size for p in folder.glob("shard-*.safetensors"))
         rows.append([name, store.n, len(store.hooks), n_tok, round(n_tok / max(secs, 1e-9), 1), round(size / 1e6, 1)])
-        headline.append(_row(f"{name}: hooks stored", len(store.hooks), note=f"{store.n} sentences, {n_tok} tokens, {size / 1e6:.0f} MB"))
+        headline.append(row(f"{name}: hooks stored", len(store.hooks), note=f"{store.n} sentences, {n_tok} tokens, {size / 1e6:.0f} MB"))
     return {"text": "Activations streamed to safetensors shards with sentence-end and emotion-word positions.",
             "headline": headline,
             "tables": [{"title": "stores", "columns": ["model", "sentences", "hooks", "tokens", "tokens/s", "MB"], "rows": rows}]}
 
 
-PHASE_FUNCTIONS = {
-    "dataset": phase_dataset,
-    "extract": phase_extract,
-}
-"""Phases the pipeline can run today. The later phases (vectors … ovqk) exist as CLI commands
-(`vectors`, `subspace`, `align`, `sweep`, `screen-heads`, `ablate`, `patch-heads`, `ovqk`) but are
-not yet wired into `emotion-circuits run`."""
+def _registry() -> dict:
+    from experiments.phases_circuits import phase_ablate, phase_ovqk, phase_patch_heads, phase_screen
+    from experiments.phases_geometry import phase_align, phase_subspace, phase_vectors
+    from experiments.phases_steering import phase_sweep
+
+    return {"dataset": phase_dataset, "extract": phase_extract, "vectors": phase_vectors, "subspace": phase_subspace,
+            "align": phase_align, "sweep": phase_sweep, "screen": phase_screen, "ablate": phase_ablate,
+            "patch_heads": phase_patch_heads, "ovqk": phase_ovqk}
+
+
+PHASE_FUNCTIONS = _registry()
+"""Every phase of :data:`experiments.study_config.PHASES`, in execution order."""

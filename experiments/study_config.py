@@ -71,7 +71,7 @@ class AlignSection:
     model_b: str = "gemma3-270m"
     layer_a: int = -1
     layer_b: int = -1
-    ridge: float = 1.0
+    ridge: float = 1e-2  # relative to the mean squared row norm
     holdout: float = 0.3
 
 
@@ -82,7 +82,7 @@ class SweepSection:
     alphas: list[float] = field(default_factory=lambda: [-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0])
     n_prompts: int = 30
     max_new_tokens: int = 20
-    scale: str = "mean_norm"
+    scale: str = "raw"
     hook_kind: str = "resid_pre"
     ppl_bound: float = 1.5
     method: str = "sentence_end"
@@ -230,6 +230,16 @@ def validate(cfg: StudyConfig, *, source: str = "config") -> None:
                          ("[ovqk] top_heads", cfg.ovqk.top_heads, 1), ("[vectors] n_boot", cfg.vectors.n_boot, 10)):
         if val < lo:
             raise ConfigError(f"{source}: {key} must be ≥ {lo}, got {val}")
+    stored = set(cfg.extract.hooks)
+    needs = [("vectors", "[vectors] hook", cfg.vectors.hook), ("subspace", "[vectors] hook", cfg.vectors.hook),
+             ("align", "[vectors] hook", cfg.vectors.hook), ("sweep", "[sweep] hook_kind", cfg.sweep.hook_kind),
+             ("ovqk", "the ovqk phase's vectors", "resid_post")]
+    for phase, what, kind in needs:
+        if cfg.enabled(phase) and kind not in stored:
+            raise ConfigError(f"{source}: {what} is {kind!r} but [extract] hooks {sorted(stored)} does not store it; "
+                              f"add {kind!r} to [extract] hooks")
+    if cfg.align.model_b == cfg.study.model and cfg.enabled("align"):
+        raise ConfigError(f"{source}: [align] model_b is the study's own model {cfg.study.model!r}; name a second model (e.g. gemma3-270m)")
     if not 0.05 <= cfg.align.holdout <= 0.9:
         raise ConfigError(f"{source}: [align] holdout must be in [0.05, 0.9], got {cfg.align.holdout}")
     if cfg.ablate.mode not in ("zero", "mean"):

@@ -21,9 +21,10 @@ from interp.hook_names import hook_kind, parse_hook
 from interp.io import atomic_write_json
 from interp.run_context import RunContext
 from steering import geometry_figures as gf
-from steering.alignment import KINDS, AlignmentSide, evaluate_map, fit_map, rotation_self_check, split_train_test
+from steering.alignment import KINDS
 from steering.probes import probe_accuracy
 from steering.reliability import pair_key, strongest_band, vector_reliability
+from steering.store_alignment import align_stores, strongest_layer
 from steering.subspace import bootstrap_overlap, compare_subspaces, emotion_rows, pca_subspace
 from steering.vectors import CONTRASTS, METHODS, compute_emotion_vectors, reference_rows, save_vectors
 
@@ -231,24 +232,6 @@ def subspace(
     console.print(f"results: {ctx.path}")
 
 
-def _strongest_layer(st: ActivationStore, hooks: list[str], seed: int) -> int:
-    vals = [vector_reliability(reference_rows(st, h, "sentence_end"), st.labels, n_boot=10, n_splits=1, n_shuffle=20, seed=seed).signal_ratio()
-            for h in hooks]
-    band = strongest_band(vals, [_layer(h) for h in hooks])
-    return band[len(band) // 2]
-
-
-def _rows_by_text(st: ActivationStore, hook: str, method: str, rows: list[str]) -> tuple[dict, dict, dict]:
-    end = st.at_positions(hook, "end")
-    mean = reference_rows(st, hook, "token")  # neutral sentences: mean over real tokens after BOS
-    emo = reference_rows(st, hook, method)
-    train_rows = {"end": end, "mean": mean}
-    by_text = {}
-    for i, (t, lab) in enumerate(zip(st.texts, st.labels)):
-        by_text.setdefault((t, lab), i)
-    return by_text, {r: train_rows[r] for r in rows}, {"end": end, "emo": emo}
-
-
 def align(
     model_a: str = typer.Option(..., "--model-a", help="Source model (A)."),
     model_b: str = typer.Option(None, "--model-b", help="Target model (B); default: same as A (align two layers)."),
@@ -284,45 +267,23 @@ def align(
     sb = sa if same else _get_store(ctx, store_b, model_b, profile, [hook_kind_], None, device, json_out, "activations-b")
     hooks_a, hooks_b = _select_hooks(sa, [hook_kind_], None), _select_hooks(sb, [hook_kind_], None)
     _small_matrix_threads()
-    la = layer_a if layer_a is not None else _strongest_layer(sa, hooks_a, seed)
+    la = layer_a if layer_a is not None else strongest_layer(sa, hooks_a, seed=seed)
     nla, nlb = sa.manifest["model_info"]["n_layers"], sb.manifest["model_info"]["n_layers"]
     if layer_b is not None:
         lb = layer_b
     elif match_depth:
         lb = int(round(la * (nlb - 1) / max(nla - 1, 1)))
     else:
-        lb = _strongest_layer(sb, hooks_b, seed)
+        lb = strongest_layer(sb, hooks_b, seed=seed)
     ha, hb = [h for h in hooks_a if _layer(h) == la], [h for h in hooks_b if _layer(h) == lb]
     if not ha or not hb:
         raise ConfigError(f"layer {la if not ha else lb} is not in the store ({hook_kind_} layers "
                           f"{[_layer(h) for h in (hooks_a if not ha else hooks_b)]})")
-    ia, ta, ea = _rows_by_text(sa, ha[0], method, row_kinds)
-    ib, tb, eb = _rows_by_text(sb, hb[0], method, row_kinds)
-    shared = [key for key in ia if key in ib]
-    neutral = [key for key in shared if key[1] == "neutral"]
-    if not neutral:
-        raise DatasetError("the two stores share no neutral sentences (matched by text); extract both from the same dataset")
-    emotional = [key for key in shared if key[1] != "neutral"]
-    counts = Counter(key[1] for key in emotional)
-    if not counts or min(counts.values()) < 2:
-        raise DatasetError(f"the two stores share too few emotion sentences ({dict(counts)}); every emotion needs at least 2")
-    tr, te = split_train_test(len(neutral), test_fraction=test_fraction, seed=seed)
-
-    def side(idx, train_rows, other):
-        # Held-out neutral rows are read the way the emotion vectors are (``reference_rows`` of ``method``).
-        train = torch.cat([train_rows[r][[idx[neutral[i]] for i in tr]] for r in row_kinds])
-        return AlignmentSide(train=train, test_neutral=other["emo"][[idx[neutral[i]] for i in te]],
-                             emotion=other["emo"][[idx[key] for key in emotional]], emotion_labels=[key[1] for key in emotional])
-
-    A, B = side(ia, ta, ea), side(ib, tb, eb)
-    evals, checks = {}, {}
-    with progress_bar("fitting and evaluating maps", 2 * len(KINDS), quiet=json_out) as update:
-        for n, kind in enumerate(KINDS):
-            mp = fit_map(kind, A.train, B.train, alpha=alpha, common_dim=common_dim)
-            evals[kind] = evaluate_map(mp, A, B, k=k, n_boot=n_boot, alpha=alpha, common_dim=common_dim, seed=seed)
-            update(2 * n + 1)
-            checks[kind] = rotation_self_check(A, kind=kind, alpha=alpha, common_dim=common_dim, seed=seed)
-            update(2 * n + 2)
+    with progress_bar("fitting and evaluating maps", len(KINDS), quiet=json_out) as update:
+        res = align_stores(sa, sb, ha[0], hb[0], method=method, rows=row_kinds, k=k, alpha=alpha, common_dim=common_dim,
+                           test_fraction=test_fraction, n_boot=n_boot, seed=seed, progress=lambda d, t: update(d))
+    evals, checks = res.evaluations, res.checks
+    tr, te = range(res.n_neutral_train), range(res.n_neutral_test)
     fig_dir = ctx.sub("figures")
     for kind, ev in evals.items():
         save_plotly(gf.alignment_bars(ev.to_dict(), title=f"{sa.model_name} L{la} → {sb.model_name} L{lb}"), fig_dir / f"alignment_{kind}.html")
@@ -330,9 +291,9 @@ def align(
            [{"label": f"after {kind}", "overlap": ev.overlap_after} for kind, ev in evals.items()]
     save_plotly(gf.overlap_bars(bars, title=f"emotion subspace overlap {sa.model_name} L{la} → {sb.model_name} L{lb} (k={k})"), fig_dir / "overlap.html")
     summary = {"run_dir": str(ctx.path), "model_a": sa.model_name, "model_b": sb.model_name, "layer_a": la, "layer_b": lb,
-               "hook_a": ha[0], "hook_b": hb[0], "d_a": int(A.train.shape[1]), "d_b": int(B.train.shape[1]),
-               "n_neutral_train": len(tr), "n_neutral_test": len(te), "n_train_rows": int(A.train.shape[0]),
-               "n_emotion_sentences": len(emotional), "method": method,
+               "hook_a": ha[0], "hook_b": hb[0], "d_a": res.d_a, "d_b": res.d_b,
+               "n_neutral_train": res.n_neutral_train, "n_neutral_test": res.n_neutral_test, "n_train_rows": res.n_train_rows,
+               "n_emotion_sentences": res.n_emotion_sentences, "method": method,
                "before_note": "cos² before = A's and B's vectors zero-padded/truncated to max(d_a, d_b); across models this is a coordinate coincidence, compare 'after' with the random-map and shuffled-pairs baselines",
                "maps": {kind: ev.to_dict() for kind, ev in evals.items()}, "rotation_self_check": checks}
     atomic_write_json(ctx.path / "results.json", summary)

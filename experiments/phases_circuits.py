@@ -1,0 +1,164 @@
+"""Study phases 6, 7 and 9: head screening, cumulative ablation, head patching and OV/QK roles.
+
+Later phases read the screening phase's ``screening.json``; attention views of the top heads
+are stored as circuitsvis specs (``*.cv.json``) for the report and as standalone HTML.
+"""
+
+from pathlib import Path
+
+from experiments.phase_common import row
+from experiments.pipeline import StudyState
+from interp.io import atomic_write_json
+
+
+def _screening(state: StudyState):
+    from circuits.head_screening import ScreeningResult
+
+    return ScreeningResult.load(state.ctx.path / "screen" / "screening.json")
+
+
+def _texts(state: StudyState, emotion: str) -> list[str]:
+    return [r.text for r in state.dataset.by_emotion(emotion)]
+
+
+def _est(d: dict) -> str:
+    return f"{d['value']:+.3f} [{d['lo']:+.3f}, {d['hi']:+.3f}]"
+
+
+def _attention_views(model, scr, state: StudyState, out: Path) -> int:
+    """Top head per emotion on one sentence of that emotion: a circuitsvis spec (report) and offline HTML."""
+    from circuits.attention_view import attention_view, head_patterns
+    from interp.figures import save_circuitsvis_spec
+
+    n = 0
+    for e in scr.emotions[: state.cfg.report.attention_views]:
+        heads = scr.top_heads(e, 3)
+        text = _texts(state, e)[0]
+        pat, toks = head_patterns(model, text, heads)
+        names = [f"L{l}H{h}" for l, h in heads]
+        save_circuitsvis_spec("AttentionHeads", {"attention": pat.tolist(), "tokens": toks, "attention_head_names": names},
+                              out / "views" / f"attention_{e}_top3.cv.json")
+        attention_view(model, [text], heads, out / "views" / e)
+        n += 1
+    return n
+
+
+def phase_screen(state: StudyState, out: Path) -> dict:
+    """Phase 6: Δattention to emotion-word tokens (emotion − matched neutral) for every head, per emotion."""
+    from circuits.head_screening import screen_heads
+
+    cfg, seed = state.cfg.screen, state.cfg.study.seed
+    m = state.model(state.cfg.study.model)
+    res = screen_heads(m, state.dataset, emotions=cfg.emotions, n_boot=cfg.n_boot, n_perm=cfg.n_perm, seed=seed, progress=state.progress)
+    res.save(out)
+    n_views = _attention_views(m, res, state, out)
+    d = res.to_dict()
+    headline, tables = [], []
+    for e in res.emotions:
+        top = res.top(e, 10)
+        t = top[0]
+        headline.append(row(f"{e}: top head {t['name']} Δattention", t["delta"], t["lo"], t["hi"], p=t["p_holm"],
+                            baseline=f"matched neutral positions (neutral attention {t['neutral_attn']:.3f})",
+                            note=f"{d['n_significant_holm_05'][e]} of {res.delta[0].numel()} heads with Holm p < 0.05"))
+        tables.append({"title": f"{e}: top 10 heads", "columns": ["rank", "head", "Δ", "95% CI", "emotion attn", "neutral attn", "Holm p"],
+                       "rows": [[r["rank"], r["name"], round(r["delta"], 4), f"[{r['lo']:.3f}, {r['hi']:.3f}]",
+                                 r["emotion_attn"], r["neutral_attn"], r["p_holm"]] for r in top]})
+    return {"text": f"Attention from the sentence end to the emotion-word tokens minus attention to the matched positions of "
+                    f"neutral sentences; {cfg.n_boot} bootstrap resamples, {cfg.n_perm} label permutations per head, Holm-corrected "
+                    f"over {res.delta[0].numel()} heads. {n_views} circuitsvis views of the top heads.",
+            "headline": headline, "tables": tables}
+
+
+def _ks(max_k: int) -> list[int]:
+    return sorted({k for k in (1, 2, 5, 10, 20) if k <= max_k} | {max_k})
+
+
+def phase_ablate(state: StudyState, out: Path) -> dict:
+    """Phase 6: ablate the top-k screened heads together vs k random heads; Δ log P(emotion word) at the sentence end."""
+    from circuits.ablation import cumulative_ablation, mean_z
+
+    cfg, seed = state.cfg.ablate, state.cfg.study.seed
+    m = state.model(state.cfg.study.model)
+    scr = _screening(state)
+    ranked = scr.top_heads(cfg.emotion, cfg.max_k)
+    means = mean_z(m, state.dataset.texts) if cfg.mode == "mean" else None
+    res = cumulative_ablation(m, _texts(state, cfg.emotion), cfg.emotion, ranked, _ks(cfg.max_k), mode=cfg.mode, means=means,
+                              n_random=cfg.n_random, seed=seed, progress=state.progress)
+    res.save(out)
+    d = res.to_dict()
+    headline = [row(f"{cfg.emotion}: {cfg.mode}-ablate top {r['k']} heads, Δ log P(emotion word)", r["top_effect"]["value"],
+                    r["top_effect"]["lo"], r["top_effect"]["hi"], baseline=f"{r['k']} random heads: {_est(r['random_effect'])}",
+                    note=f"top − random {_est(r['top_minus_random'])}") for r in d["rows"]]
+    return {"text": f"{cfg.mode} ablation on hook_z (per query head; a KV head shared with other query heads is left intact). "
+                    f"Metric: log-probability that the next token after the {cfg.emotion} sentence is a {cfg.emotion} word, nats; "
+                    f"ablated − clean, bootstrap CI over {d['config']['n_sentences']} sentences; random heads averaged over {cfg.n_random} draws.",
+            "headline": headline,
+            "tables": [{"title": "ranked heads", "columns": ["rank", "head"], "rows": [[i + 1, h] for i, h in enumerate(d["ranked_heads"])]}]}
+
+
+def phase_patch_heads(state: StudyState, out: Path) -> dict:
+    """Phase 7: patch the top screened head from emotion sentences into length-matched neutral ones, in every mode."""
+    from circuits.head_patching import length_matched_pairs, patch_heads
+    from interp.errors import DatasetError
+
+    cfg, seed = state.cfg.patch_heads, state.cfg.study.seed
+    m = state.model(state.cfg.study.model)
+    heads = _screening(state).top_heads(cfg.emotion, 1)
+    src_all, tgt_all = _texts(state, cfg.emotion), _texts(state, "neutral")
+    pairs = length_matched_pairs(m, src_all, tgt_all)[: cfg.n_pairs]
+    if len(pairs) < 2:
+        raise DatasetError(f"fewer than 2 {cfg.emotion} sentences have a neutral sentence of the same token length")
+    src, tgt = [src_all[i] for i, _ in pairs], [tgt_all[j] for _, j in pairs]
+    results = []
+    for i, mode in enumerate(cfg.modes):
+        results.append(patch_heads(m, src, tgt, cfg.emotion, heads, mode=mode, n_random=3, seed=seed).to_dict())
+        state.progress(i + 1, len(cfg.modes))
+    atomic_write_json(out / "head_patching.json", {"emotion": cfg.emotion, "heads": [f"L{l}H{h}" for l, h in heads],
+                                                   "n_pairs": len(pairs), "results": results})
+    name = f"L{heads[0][0]}H{heads[0][1]}"
+    headline = [row(f"{cfg.emotion}: patch {name} ({r['mode']}), Δ log P(emotion word)", r["effect"]["value"], r["effect"]["lo"],
+                    r["effect"]["hi"],
+                    baseline=f"3 random heads: {_est(r['random_head_effect'])}" if r["random_head_effect"] else "unpatched target",
+                    note=f"source − target gap {_est(r['source_minus_target'])}; fraction of gap {r['fraction_of_gap']:.3f}")
+                for r in results]
+    return {"text": f"{len(pairs)} pairs: each {cfg.emotion} sentence with a neutral sentence of equal token length. Modes: pattern_v "
+                    f"(pattern and values from the source), v_only (values from the source, pattern from the target), pattern_only, "
+                    f"z (the head's whole output); equal lengths match position i to position i. With grouped-query attention one KV head's "
+                    f"v is shared by several query heads, so v is swapped only inside this query head's hook_z recomputation; the other "
+                    f"heads of its group keep the target's values.",
+            "headline": headline}
+
+
+def phase_ovqk(state: StudyState, out: Path) -> dict:
+    """Phase 9: OV/QK evidence for the top screened heads, composition scores and candidate roles."""
+    from circuits.ov_qk import ovqk_analysis
+    from circuits.roles import assign_roles
+    from interp.hook_names import resid_post
+    from steering.vectors import compute_emotion_vectors
+
+    cfg, seed = state.cfg.ovqk, state.cfg.study.seed
+    m = state.model(state.cfg.study.model)
+    scr = _screening(state)
+    heads = list(dict.fromkeys(scr.top_heads(cfg.emotion, cfg.top_heads)))
+    store = state.store()
+    vectors = {l: compute_emotion_vectors(store, resid_post(l)) for l in sorted({l for l, _ in heads})}
+    res = ovqk_analysis(m, state.dataset, heads, vectors, seed=seed)
+    res.save(out)
+    roles = [r.to_dict() for r in assign_roles(scr, res)]
+    atomic_write_json(out / "roles.json", roles)
+    headline = []
+    for h in res.heads:
+        est = h.ov_projection.get(cfg.emotion)
+        if est:
+            headline.append(row(f"L{h.layer}H{h.head}: OV write along the {cfg.emotion} vector (emotion − neutral)", est["value"], est["lo"],
+                                est["hi"], baseline=f"random-direction |projection| {h.random_projection:.3f}",
+                                note=f"{h.lexicon_hits_top50.get(cfg.emotion, 0)} {cfg.emotion} tokens in top-50 promoted "
+                                     f"(chance {h.lexicon_chance_top50.get(cfg.emotion, 0):.3f})"))
+    mean, sd = res.composition_baseline
+    return {"text": f"Top {cfg.top_heads} {cfg.emotion} heads from screening. Composition baseline (random factored matrices): "
+                    f"{mean:.3f} ± {sd:.3f}.",
+            "headline": headline,
+            "tables": [{"title": "candidate roles", "columns": ["head", "roles", "evidence"],
+                        "rows": [[r["name"], ", ".join(r["roles"]) or "—", "; ".join(r["evidence"][:3])] for r in roles]},
+                       {"title": "top promoted tokens (OV → unembedding)", "columns": ["head", "tokens"],
+                        "rows": [[f"L{h.layer}H{h.head}", " ".join(h.promoted_tokens[:10])] for h in res.heads]}]}

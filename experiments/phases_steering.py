@@ -1,0 +1,73 @@
+"""Study phases 4–5: the layer × α steering sweep with α = 0 and random-direction controls.
+
+Vectors come from the vectors phase's file. Each finished cell is cached under
+``<phase>/cells/``, so a sweep killed midway resumes from its last finished cell.
+"""
+
+from pathlib import Path
+
+from experiments.phase_common import row
+from experiments.phases_geometry import vectors_file
+from experiments.pipeline import StudyState
+from interp.io import atomic_write_json
+
+
+def _examples(result, emotion: str, n: int) -> list[dict]:
+    """Unsteered vs steered text of the best cell, first ``n`` prompts (seed of the first generation)."""
+    best = result.best_cell(emotion)["cell"]
+    df = result.rows
+    cell = df[(df.emotion == emotion) & (df.direction == "emotion") & (df.layer == best["layer"])]
+    target = result.config["targets"].get(emotion) or best["target"]
+    base = cell[cell.alpha == 0].set_index(["prompt_idx", "seed"])
+    steered = cell[cell.alpha == best["alpha"]].set_index(["prompt_idx", "seed"])
+    out = []
+    for key in list(steered.index)[:n]:
+        if key not in base.index:
+            continue
+        b, s = base.loc[key], steered.loc[key]
+        out.append({"prompt": s["prompt"], "setting": f"{emotion} L{best['layer']} α={best['alpha']:g}",
+                    "unsteered": b["text"], "steered": s["text"],
+                    "scores": f"{target}: {b[target]:.3f} → {s[target]:.3f}; perplexity {b['perplexity']:.1f} → {s['perplexity']:.1f}"})
+    return out
+
+
+def phase_sweep(state: StudyState, out: Path) -> dict:
+    """Phases 4–5: steer the shipped neutral prompts over layers × α per emotion; score; aggregate with CIs; usable window."""
+    from interp.datasets import load_prompts
+    from interp.evaluators import make_scorer
+    from steering.generation import GenerationConfig
+    from steering.sweep import SweepConfig, run_sweep, vectors_from_file
+    from steering.sweep_figures import save_sweep_figures
+
+    cfg, seed = state.cfg.sweep, state.cfg.study.seed
+    m = state.model(state.cfg.study.model)
+    prompts = load_prompts(None)[: cfg.n_prompts]
+    vecs = vectors_from_file(vectors_file(state), m, cfg.emotions, cfg.layers, hook_kind=cfg.hook_kind)
+    sweep_cfg = SweepConfig(emotions=tuple(cfg.emotions), layers=tuple(cfg.layers), alphas=tuple(cfg.alphas), hook_kind=cfg.hook_kind,
+                            scale=cfg.scale, random_control=cfg.random_control, random_seed=seed + 1234, ppl_bound=cfg.ppl_bound,
+                            generation=GenerationConfig(max_new_tokens=cfg.max_new_tokens, seed=seed))
+    scorers = [make_scorer(n) for n in ("sentiment", "nrc", "keywords")] + [make_scorer("fluency", model=m)]
+    result = run_sweep(m, prompts, {k: v.vector for k, v in vecs.items()}, sweep_cfg, scorers, cache_dir=out / "cells",
+                       progress=state.progress)
+    result.save(out / "results")
+    save_sweep_figures(result, out / "figures")
+    examples = [ex for e in cfg.emotions for ex in _examples(result, e, state.cfg.report.steering_examples // max(len(cfg.emotions), 1) or 1)]
+    atomic_write_json(out / "examples.json", examples)
+    s = result.summary()
+    headline, table = [], []
+    for e in cfg.emotions:
+        b = s["best"][e]
+        c, r = b["cell"], b["random_control"]
+        headline.append(row(f"{e}: best cell L{c['layer']} α={c['alpha']:g}, Δ{c['target']} over α=0", c["effect"], c["effect_lo"],
+                            c["effect_hi"], p=c["p_holm"],
+                            baseline=(f"α=0 mean {c['baseline']:.3f}; random direction same norm Δ {r['effect']:+.3f} "
+                                      f"[{r['effect_lo']:+.3f}, {r['effect_hi']:+.3f}]") if r else f"α=0 mean {c['baseline']:.3f}",
+                            note=f"ppl ratio {c['ppl_ratio']:.2f}; usable: {b['usable']}"))
+        window = s["usable_window"][e]
+        table.append([e, c["target"], ", ".join(f"L{layer} α={a:g}" for layer, a in window) or "none"])
+    return {"text": f"{len(prompts)} neutral prompts, {cfg.max_new_tokens} greedy tokens, layers {cfg.layers}, α {cfg.alphas} "
+                    f"({sweep_cfg.to_dict()['unit']}). Effects are paired (same prompt) differences from α=0 with bootstrap CIs and "
+                    f"Holm-corrected sign-flip p-values; the random direction adds the same norm.",
+            "headline": headline,
+            "tables": [{"title": f"usable window (effect > 0, Holm p < 0.05, perplexity ratio ≤ {cfg.ppl_bound})",
+                        "columns": ["emotion", "target score", "cells"], "rows": table}]}
