@@ -28,10 +28,8 @@ setup: $(VENV)/.installed
 browser:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed: browser tests will be skipped"; }
 
-demo: setup
-	$(BIN)/emotion-circuits models
-	$(BIN)/emotion-circuits dataset validate
-	$(BIN)/emotion-circuits extract --model smollm2-135m --profile baseline
+demo: setup browser
+	$(BIN)/emotion-circuits run studies/emotion-circuits-baseline.toml
 
 test: setup browser
 	$(BIN)/python -m pytest -q

@@ -57,9 +57,10 @@ def phase_screen(state: StudyState, out: Path) -> dict:
     for e in res.emotions:
         top = res.top(e, 10)
         t = top[0]
-        headline.append(row(f"{e}: top head {t['name']} Δattention", t["delta"], t["lo"], t["hi"], p=t["p_holm"],
+        headline.append(row(f"{e}: top head Δattention", t["delta"], t["lo"], t["hi"],
                             baseline=f"matched neutral positions (neutral attention {t['neutral_attn']:.3f})",
-                            note=f"{d['n_significant_holm_05'][e]} of {res.delta[0].numel()} heads with Holm p < 0.05"))
+                            note=f"{t['name']}, Holm p {t['p_holm']:.3g}; {d['n_significant_holm_05'][e]} of {res.delta[0].numel()} "
+                                 f"heads with Holm p < 0.05"))
         tables.append({"title": f"{e}: top 10 heads", "columns": ["rank", "head", "Δ", "95% CI", "emotion attn", "neutral attn", "Holm p"],
                        "rows": [[r["rank"], r["name"], round(r["delta"], 4), f"[{r['lo']:.3f}, {r['hi']:.3f}]",
                                  r["emotion_attn"], r["neutral_attn"], r["p_holm"]] for r in top]})
@@ -116,10 +117,10 @@ def phase_patch_heads(state: StudyState, out: Path) -> dict:
     atomic_write_json(out / "head_patching.json", {"emotion": cfg.emotion, "heads": [f"L{l}H{h}" for l, h in heads],
                                                    "n_pairs": len(pairs), "results": results})
     name = f"L{heads[0][0]}H{heads[0][1]}"
-    headline = [row(f"{cfg.emotion}: patch {name} ({r['mode']}), Δ log P(emotion word)", r["effect"]["value"], r["effect"]["lo"],
+    headline = [row(f"{cfg.emotion}: patch top head ({r['mode']}), Δ log P(emotion word)", r["effect"]["value"], r["effect"]["lo"],
                     r["effect"]["hi"],
                     baseline=f"3 random heads: {_est(r['random_head_effect'])}" if r["random_head_effect"] else "unpatched target",
-                    note=f"source − target gap {_est(r['source_minus_target'])}; fraction of gap {r['fraction_of_gap']:.3f}")
+                    note=f"{name}; source − target gap {_est(r['source_minus_target'])}; fraction of gap {r['fraction_of_gap']:.3f}")
                 for r in results]
     return {"text": f"{len(pairs)} pairs: each {cfg.emotion} sentence with a neutral sentence of equal token length. Modes: pattern_v "
                     f"(pattern and values from the source), v_only (values from the source, pattern from the target), pattern_only, "
@@ -147,12 +148,12 @@ def phase_ovqk(state: StudyState, out: Path) -> dict:
     roles = [r.to_dict() for r in assign_roles(scr, res)]
     atomic_write_json(out / "roles.json", roles)
     headline = []
-    for h in res.heads:
+    for rank, h in enumerate(res.heads, 1):
         est = h.ov_projection.get(cfg.emotion)
         if est:
-            headline.append(row(f"L{h.layer}H{h.head}: OV write along the {cfg.emotion} vector (emotion − neutral)", est["value"], est["lo"],
+            headline.append(row(f"{cfg.emotion} head #{rank}: OV write along the emotion vector (emotion − neutral)", est["value"], est["lo"],
                                 est["hi"], baseline=f"random-direction |projection| {h.random_projection:.3f}",
-                                note=f"{h.lexicon_hits_top50.get(cfg.emotion, 0)} {cfg.emotion} tokens in top-50 promoted "
+                                note=f"L{h.layer}H{h.head}; {h.lexicon_hits_top50.get(cfg.emotion, 0)} {cfg.emotion} tokens in top-50 promoted "
                                      f"(chance {h.lexicon_chance_top50.get(cfg.emotion, 0):.3f})"))
     mean, sd = res.composition_baseline
     return {"text": f"Top {cfg.top_heads} {cfg.emotion} heads from screening. Composition baseline (random factored matrices): "

@@ -82,12 +82,12 @@ def phase_vectors(state: StudyState, out: Path) -> dict:
     for r, p in zip(records, probes):
         if r["layer"] == centre:
             c, n = r["reliability"]["cosine"][pair], r["reliability"]["cosine_null"][pair]
-            headline.append(row(f"cos {pair} at L{centre} ({r['method']})", c["value"], c["lo"], c["hi"],
-                                baseline=f"shuffled labels {n['value']:.3f} [{n['lo']:.3f}, {n['hi']:.3f}]"))
+            headline.append(row(f"cos {pair} at band centre ({r['method']})", c["value"], c["lo"], c["hi"],
+                                baseline=f"shuffled labels {n['value']:.3f} [{n['lo']:.3f}, {n['hi']:.3f}]", note=f"layer {centre}"))
             a = p["probe"]
-            headline.append(row(f"probe accuracy at L{centre} ({p['method']})", a["accuracy"]["value"], a["accuracy"]["lo"],
+            headline.append(row(f"probe accuracy at band centre ({p['method']})", a["accuracy"]["value"], a["accuracy"]["lo"],
                                 a["accuracy"]["hi"], baseline=f"chance {a['chance']:.3f}; shuffled {a['shuffled']['value']:.3f}",
-                                p=a.get("p_value")))
+                                note=f"layer {centre}, {state.cfg.vectors.probe_folds}-fold logistic regression"))
         if r["method"] == band_method:
             table_rows.append([r["layer"], round(r["reliability"]["signal_ratio"], 2),
                                *[round(r["reliability"]["norm"][e]["value"], 3) for e in emos],
@@ -131,11 +131,11 @@ def phase_subspace(state: StudyState, out: Path) -> dict:
     best = max(recs, key=lambda r: r["overlap_methods"]["overlap"]["value"])
     o = best["overlap_methods"]
     last = recs[-1]
-    headline = [row(f"overlap sentence_end~token subspaces, best layer L{best['layer']}", o["overlap"]["value"], o["overlap"]["lo"],
+    headline = [row("overlap of sentence_end and token subspaces (best layer)", o["overlap"]["value"], o["overlap"]["lo"],
                     o["overlap"]["hi"], baseline=f"random k/d {o['random_analytic']:.4f}; sampled {o['random_sampled']['value']:.4f}",
-                    p=o["p_value"]),
-                row(f"explained variance of top-{cfg.k} at L{last['layer']}", last["subspace"]["explained_total"],
-                    note=f"{last['subspace']['n']} emotion rows (emotion − neutral mean)")]
+                    note=f"layer {best['layer']}; permutation p {o['p_value']:.3g}"),
+                row(f"explained variance of top-{cfg.k} (last layer)", last["subspace"]["explained_total"],
+                    note=f"layer {last['layer']}; {last['subspace']['n']} emotion rows (emotion − neutral mean)")]
     table = [[r["layer"], round(r["subspace"]["explained_total"], 3), _ci(r["overlap_methods"]["overlap"]),
               _ci(r["overlap_next_layer"]["overlap"]) if "overlap_next_layer" in r else "—", r["overlap_methods"]["random_analytic"]]
              for r in recs]

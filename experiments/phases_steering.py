@@ -58,11 +58,12 @@ def phase_sweep(state: StudyState, out: Path) -> dict:
     for e in cfg.emotions:
         b = s["best"][e]
         c, r = b["cell"], b["random_control"]
-        headline.append(row(f"{e}: best cell L{c['layer']} α={c['alpha']:g}, Δ{c['target']} over α=0", c["effect"], c["effect_lo"],
+        headline.append(row(f"{e}: best cell, Δ{c['target']} over α=0", c["effect"], c["effect_lo"],
                             c["effect_hi"], p=c["p_holm"],
                             baseline=(f"α=0 mean {c['baseline']:.3f}; random direction same norm Δ {r['effect']:+.3f} "
                                       f"[{r['effect_lo']:+.3f}, {r['effect_hi']:+.3f}]") if r else f"α=0 mean {c['baseline']:.3f}",
-                            note=f"ppl ratio {c['ppl_ratio']:.2f}; usable: {b['usable']}"))
+                            note=f"L{c['layer']} α={c['alpha']:g}; ppl ratio {c['ppl_ratio']:.2f}; Holm p {c['p_holm']:.3g}; "
+                                 f"usable: {b['usable']}"))
         window = s["usable_window"][e]
         table.append([e, c["target"], ", ".join(f"L{layer} α={a:g}" for layer, a in window) or "none"])
     return {"text": f"{len(prompts)} neutral prompts, {cfg.max_new_tokens} greedy tokens, layers {cfg.layers}, α {cfg.alphas} "

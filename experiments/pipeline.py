@@ -126,8 +126,7 @@ def run_study(cfg: StudyConfig, *, runs_root: Path = Path("runs"), phases: dict[
     missing = [p for p in PHASES if cfg.enabled(p) and p not in phases]
     if missing:
         raise ConfigError(
-            f"phase(s) {', '.join(missing)} are not wired into `emotion-circuits run` yet; remove them from [study] phases "
-            f"and run them with their own commands (vectors, subspace, align, sweep, screen-heads, ablate, patch-heads, ovqk)")
+            f"phase(s) {', '.join(missing)} have no phase function; remove them from [study] phases")
     study = cfg.study.name
     config = cfg.to_dict()
     config_hash = _hash(config)
