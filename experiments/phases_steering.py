@@ -34,6 +34,7 @@ def _examples(result, emotion: str, n: int) -> list[dict]:
 def phase_sweep(state: StudyState, out: Path) -> dict:
     """Phases 4–5: steer the shipped neutral prompts over layers × α per emotion; score; aggregate with CIs; usable window."""
     from interp.datasets import load_prompts
+    from interp.errors import ConfigError
     from interp.evaluators import make_scorer
     from steering.generation import GenerationConfig
     from steering.sweep import SweepConfig, run_sweep, vectors_from_file
@@ -43,10 +44,14 @@ def phase_sweep(state: StudyState, out: Path) -> dict:
     m = state.model(state.cfg.study.model)
     prompts = load_prompts(None)[: cfg.n_prompts]
     vecs = vectors_from_file(vectors_file(state), m, cfg.emotions, cfg.layers, hook_kind=cfg.hook_kind)
+    scorers = [make_scorer(n) for n in ("sentiment", "nrc", "keywords")] + [make_scorer("fluency", model=m)]
+    columns = sorted({c for sc in scorers for c in sc.columns})
+    for e, col in cfg.targets.items():
+        if col not in columns:
+            raise ConfigError(f"[sweep] targets.{e} = {col!r} is not a score column; allowed: {', '.join(columns)}")
     sweep_cfg = SweepConfig(emotions=tuple(cfg.emotions), layers=tuple(cfg.layers), alphas=tuple(cfg.alphas), hook_kind=cfg.hook_kind,
                             scale=cfg.scale, random_control=cfg.random_control, random_seed=seed + 1234, ppl_bound=cfg.ppl_bound,
-                            generation=GenerationConfig(max_new_tokens=cfg.max_new_tokens, seed=seed))
-    scorers = [make_scorer(n) for n in ("sentiment", "nrc", "keywords")] + [make_scorer("fluency", model=m)]
+                            targets=dict(cfg.targets), generation=GenerationConfig(max_new_tokens=cfg.max_new_tokens, seed=seed))
     result = run_sweep(m, prompts, {k: v.vector for k, v in vecs.items()}, sweep_cfg, scorers, cache_dir=out / "cells",
                        progress=state.progress)
     result.save(out / "results")

@@ -87,13 +87,15 @@ class SweepSection:
     ppl_bound: float = 1.5
     method: str = "sentence_end"
     random_control: bool = True
+    targets: dict = field(default_factory=dict)  # emotion -> score column (default steering.sweep.TARGET_SCORES)
 
 
 @dataclass
 class ScreenSection:
     emotions: list[str] = field(default_factory=lambda: ["gratitude", "anger", "apology"])
-    n_perm: int = 200
-    n_boot: int = 200
+    # The smallest permutation p is 1/(n_perm+1): Holm over 270 heads needs n_perm in the thousands to resolve p < 0.05.
+    n_perm: int = 10000
+    n_boot: int = 1000
 
 
 @dataclass
@@ -162,6 +164,9 @@ def _check_type(section: str, key: str, value: Any, default: Any) -> Any:
     elif isinstance(default, str):
         if not isinstance(value, str):
             raise ConfigError(f"{where} must be a string, got {value!r}")
+    elif isinstance(default, dict):
+        if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            raise ConfigError(f"{where} must be a table of names to strings, got {value!r}")
     elif isinstance(default, list):
         if not isinstance(value, list):
             raise ConfigError(f"{where} must be a list, got {value!r}")
@@ -219,6 +224,9 @@ def validate(cfg: StudyConfig, *, source: str = "config") -> None:
     if cfg.sweep.method not in METHODS:
         raise ConfigError(f"{source}: [sweep] method must be one of {', '.join(METHODS)}, got {cfg.sweep.method!r}")
     known_emotions = ("gratitude", "anger", "apology")
+    for e in cfg.sweep.targets:
+        if e not in cfg.sweep.emotions:
+            raise ConfigError(f"{source}: [sweep] targets names {e!r}, which is not in [sweep] emotions {cfg.sweep.emotions}")
     for sec, emos in (("sweep", cfg.sweep.emotions), ("screen", cfg.screen.emotions),
                       ("ablate", [cfg.ablate.emotion]), ("patch_heads", [cfg.patch_heads.emotion]), ("ovqk", [cfg.ovqk.emotion])):
         for e in emos:

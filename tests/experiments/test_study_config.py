@@ -22,7 +22,12 @@ def test_shipped_studies_validate(name):
      ({"sweep": {"alphas": [0.0, float("nan")]}}, "NaN or inf"),
      ({"extract": {"batch_size": 0}}, "[extract] batch_size must be ≥ 1"),
      ({"screen": {"emotions": ["joy"]}}, "unknown emotion 'joy'"),
-     ({"study": {"seed": "zero"}}, "[study] seed must be an integer")],
+     ({"study": {"seed": "zero"}}, "[study] seed must be an integer"),
+     ({"sweep": {"targets": ["vader_neg"]}}, "[sweep] targets must be a table of names to strings"),
+     ({"sweep": {"targets": {"apology": "kw_apology"}}}, "[sweep] targets names 'apology', which is not in [sweep] emotions"),
+     ({"align": {"model_b": "smollm2-135m"}}, "[align] model_b is the study's own model"),
+     ({"study": {"phases": ["dataset", "extract", "ovqk", "screen", "vectors"]}, "extract": {"hooks": ["resid_pre"]}},
+      "[vectors] hook is 'resid_post' but [extract] hooks ['resid_pre'] does not store it")],
 )
 def test_config_errors_name_the_key(data, pattern):
     with pytest.raises(ConfigError) as exc:
