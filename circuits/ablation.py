@@ -153,7 +153,14 @@ def ablate(model, texts: Sequence[str], emotion: str, heads: Sequence[Head], *, 
 
 @dataclass(frozen=True)
 class CumulativeAblation:
-    """Top-k screened heads ablated together vs k random heads (mean over draws), per k, with CIs."""
+    """Top-k screened heads ablated together vs k random heads, per k, with CIs.
+
+    ``random`` is the per-sentence mean over ``n_random`` draws of k heads; its CI bootstraps
+    sentences only, so it ignores *which* heads were drawn. ``random_draw_effects`` (the mean
+    effect of each draw) carries that spread, and ``p_draws`` is the fraction
+    ``(1 + #draws with |effect| ≥ |top effect|) / (1 + n_random)``: how unusual the top-k
+    effect is among k-head sets drawn at random (resolution 1 / (1 + n_random)).
+    """
 
     emotion: str
     mode: str
@@ -163,20 +170,31 @@ class CumulativeAblation:
     diff: list[Estimate]
     heads: list[Head]
     n_random: int
+    random_draw_effects: list[list[float]] = field(default_factory=list)
+    random_draw_heads: list[list[list[Head]]] = field(default_factory=list)
+    p_draws: list[float] = field(default_factory=list)
     config: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
+        rows = []
+        for i, (k, t, r, d) in enumerate(zip(self.ks, self.top, self.random, self.diff)):
+            draws = self.random_draw_effects[i] if self.random_draw_effects else []
+            rows.append({"k": k, "top_effect": t.to_dict(), "random_effect": r.to_dict(), "top_minus_random": d.to_dict(),
+                         "random_draw_effects": draws,
+                         "random_draw_min": min(draws) if draws else None, "random_draw_max": max(draws) if draws else None,
+                         "p_draws": self.p_draws[i] if self.p_draws else None,
+                         "random_draw_heads": [[f"L{l}H{h}" for l, h in hs] for hs in self.random_draw_heads[i]]
+                         if self.random_draw_heads else []})
         return {"emotion": self.emotion, "mode": self.mode, "ks": self.ks, "n_random_draws": self.n_random,
-                "ranked_heads": [f"L{l}H{h}" for l, h in self.heads], "config": self.config,
-                "rows": [{"k": k, "top_effect": t.to_dict(), "random_effect": r.to_dict(), "top_minus_random": d.to_dict()}
-                         for k, t, r, d in zip(self.ks, self.top, self.random, self.diff)]}
+                "ranked_heads": [f"L{l}H{h}" for l, h in self.heads], "config": self.config, "rows": rows}
 
     def figure(self):
         from circuits.circuit_figures import effect_vs_k
 
         return effect_vs_k(self.ks, [t.value for t in self.top], [t.lo for t in self.top], [t.hi for t in self.top],
                            [r.value for r in self.random], [r.lo for r in self.random], [r.hi for r in self.random],
-                           title=f"{self.emotion}: {self.mode}-ablating top-k screened heads vs k random heads")
+                           title=f"{self.emotion}: {self.mode}-ablating top-k screened heads vs k random heads",
+                           draws=self.random_draw_effects or None)
 
     def save(self, out_dir: str | Path) -> Path:
         from interp.figures import save_plotly
@@ -193,24 +211,28 @@ def cumulative_ablation(model, texts: Sequence[str], emotion: str, ranked_heads:
     """For each k: effect of ablating the first k of ``ranked_heads`` and of k uniformly random heads (``n_random`` draws).
 
     CIs bootstrap over sentences; the random effect per sentence is the mean over draws, and
-    ``diff`` is the paired (same sentences) top − random effect.
+    ``diff`` is the paired (same sentences) top − random effect. Each draw's mean effect and
+    heads are kept (``random_draw_effects``, ``random_draw_heads``) with ``p_draws``.
     """
     ranked = validate_heads(model, ranked_heads)
     if not ks or min(ks) < 1 or max(ks) > len(ranked):
         raise ConfigError(f"ks must be in 1..{len(ranked)} (the number of ranked heads), got {list(ks)}")
+    if n_random < 1:
+        raise ConfigError(f"n_random must be ≥ 1 (random k-head draws per k), got {n_random}")
     ids = emotion_token_ids(model, emotion)
     clean = metric_under_hooks(model, texts, ids, [], batch_size=batch_size)
     all_heads = [(l, h) for l in range(model.cfg.n_layers) for h in range(model.cfg.n_heads)]
     rng = np.random.default_rng(seed)
-    top, rand, diff = [], [], []
+    top, rand, diff, draw_eff, draw_heads, p_draws = [], [], [], [], [], []
     total = len(ks) * (1 + n_random)
     done = 0
     for k in ks:
         t = metric_under_hooks(model, texts, ids, ablation_hooks(model, ranked[:k], mode, means), batch_size=batch_size) - clean
         done += 1
-        rs = []
+        rs, picks = [], []
         for _ in range(n_random):
             pick = [all_heads[i] for i in rng.choice(len(all_heads), size=k, replace=False)]
+            picks.append(pick)
             rs.append(metric_under_hooks(model, texts, ids, ablation_hooks(model, pick, mode, means), batch_size=batch_size) - clean)
             done += 1
             if progress:
@@ -219,5 +241,11 @@ def cumulative_ablation(model, texts: Sequence[str], emotion: str, ranked_heads:
         top.append(bootstrap_ci(t.numpy(), seed=seed))
         rand.append(bootstrap_ci(r.numpy(), seed=seed))
         diff.append(bootstrap_ci((t - r).numpy(), seed=seed))
-    return CumulativeAblation(emotion, mode, list(ks), top, rand, diff, ranked, n_random,
-                              {"n_sentences": len(texts), "seed": seed, "metric": "log P(next token is an emotion word) at sentence end"})
+        means_k = [float(x.mean()) for x in rs]
+        draw_eff.append(means_k)
+        draw_heads.append(picks)
+        t_abs = abs(float(t.mean()))
+        p_draws.append((1 + sum(abs(m) >= t_abs for m in means_k)) / (1 + n_random))
+    return CumulativeAblation(emotion, mode, list(ks), top, rand, diff, ranked, n_random, draw_eff, draw_heads, p_draws,
+                              {"n_sentences": len(texts), "seed": seed, "metric": "log P(next token is an emotion word) at sentence end",
+                               "random_ci": "bootstrap over sentences of the per-sentence mean over draws (draw spread: random_draw_effects)"})

@@ -23,9 +23,13 @@ def layer_pos_heatmap(values, *, title: str, x_labels: list[str] | None = None):
     return fig
 
 
-def effect_vs_k(ks, top, top_lo, top_hi, rand, rand_lo, rand_hi, *, title: str):
-    """Cumulative top-k ablation effect next to k random heads, with CI bands as error bars."""
+def effect_vs_k(ks, top, top_lo, top_hi, rand, rand_lo, rand_hi, *, title: str, draws=None):
+    """Cumulative top-k ablation effect next to k random heads, with CI bands as error bars (and each random draw as a dot)."""
     fig = go.Figure()
+    if draws:
+        xs = [k for k, d in zip(ks, draws) for _ in d]
+        ys = [v for d in draws for v in d]
+        fig.add_trace(go.Scatter(x=xs, y=ys, name="each random draw", mode="markers", marker={"size": 5, "opacity": 0.5}))
     for name, y, lo, hi in (("top-k screened", top, top_lo, top_hi), ("k random", rand, rand_lo, rand_hi)):
         fig.add_trace(go.Scatter(x=list(ks), y=list(y), name=name, mode="lines+markers",
                                  error_y={"type": "data", "symmetric": False,

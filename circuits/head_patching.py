@@ -26,7 +26,7 @@ token and accepts any lengths.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -138,34 +138,55 @@ class _HeadPatcher:
         return out
 
 
+def _source_names(layers) -> list[str]:
+    return [n for l in layers for n in (hook_z(l), hook_pattern(l), block_hook("v", l))]
+
+
+@torch.no_grad()
+def _run_source(model, sb, layers) -> tuple[Tensor, dict[str, Tensor]]:
+    """Source logits and its ``hook_z`` / ``hook_pattern`` / ``hook_v`` of ``layers`` (one forward pass)."""
+    device = next(model.parameters()).device
+    cache: dict[str, Tensor] = {}
+
+    def save(name):
+        def hook(act, hook):
+            cache[name] = act.detach()
+            return act
+        return hook
+
+    with model.hooks(fwd_hooks=[(n, save(n)) for n in _source_names(layers)]):
+        logits = model(sb.tokens.to(device), attention_mask=sb.attention_mask.to(device))
+    return logits, cache
+
+
+@torch.no_grad()
+def _run_patched(model, src_cache: dict, sb, tb, heads: Sequence[Head], mode: str, positions: str) -> Tensor:
+    """Target logits with ``heads`` patched from the source cache (which must hold their layers)."""
+    device = next(model.parameters()).device
+    patcher = _HeadPatcher(model, src_cache, sb, tb, mode, positions)
+    with model.hooks(fwd_hooks=patcher.hooks(heads)):
+        return model(tb.tokens.to(device), attention_mask=tb.attention_mask.to(device))
+
+
+def _tokenize_pair(model, source_texts, target_texts, mode: str, positions: str):
+    if len(source_texts) != len(target_texts) or not source_texts:
+        raise ConfigError(f"need as many source as target sentences (≥ 1), got {len(source_texts)} and {len(target_texts)}")
+    sb, tb = tokenize_batch(model, list(source_texts)), tokenize_batch(model, list(target_texts))
+    _check_lengths(sb, tb, mode, positions)
+    return sb, tb
+
+
 @torch.no_grad()
 def patched_logits(model, source_texts: Sequence[str], target_texts: Sequence[str], heads: Sequence[Head], *,
                    mode: str = "pattern_v", positions: str = "all") -> tuple[Tensor, Tensor, Tensor, object, object]:
     """Run source, target and patched target; returns (source logits, target logits, patched logits, src batch, tgt batch)."""
     _check_mode(mode, positions)
     heads = validate_heads(model, heads)
-    if len(source_texts) != len(target_texts) or not source_texts:
-        raise ConfigError(f"need as many source as target sentences (≥ 1), got {len(source_texts)} and {len(target_texts)}")
-    sb, tb = tokenize_batch(model, list(source_texts)), tokenize_batch(model, list(target_texts))
-    _check_lengths(sb, tb, mode, positions)
+    sb, tb = _tokenize_pair(model, source_texts, target_texts, mode, positions)
     device = next(model.parameters()).device
-    layers = sorted({l for l, _ in heads})
-    names = [hook_z(l) for l in layers] + [hook_pattern(l) for l in layers] + [block_hook("v", l) for l in layers]
-    src_cache: dict[str, Tensor] = {}
-
-    def save(name):
-        def hook(act, hook):
-            src_cache[name] = act.detach()
-            return act
-        return hook
-
-    with model.hooks(fwd_hooks=[(n, save(n)) for n in names]):
-        src_logits = model(sb.tokens.to(device), attention_mask=sb.attention_mask.to(device))
+    src_logits, src_cache = _run_source(model, sb, sorted({l for l, _ in heads}))
     tgt_logits = model(tb.tokens.to(device), attention_mask=tb.attention_mask.to(device))
-    patcher = _HeadPatcher(model, src_cache, sb, tb, mode, positions)
-    with model.hooks(fwd_hooks=patcher.hooks(heads)):
-        out = model(tb.tokens.to(device), attention_mask=tb.attention_mask.to(device))
-    return src_logits, tgt_logits, out, sb, tb
+    return src_logits, tgt_logits, _run_patched(model, src_cache, sb, tb, heads, mode, positions), sb, tb
 
 
 @dataclass(frozen=True)
@@ -181,14 +202,17 @@ class HeadPatchResult:
     fraction_of_gap: float
     random_effect: Estimate | None
     n_pairs: int
+    random_heads: list[list[Head]] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {"emotion": self.emotion, "heads": [f"L{l}H{h}" for l, h in self.heads], "mode": self.mode,
                 "positions": self.positions, "n_pairs": self.n_pairs, "effect": self.effect.to_dict(),
                 "source_minus_target": self.gap.to_dict(), "fraction_of_gap": self.fraction_of_gap,
-                "random_head_effect": None if self.random_effect is None else self.random_effect.to_dict()}
+                "random_head_effect": None if self.random_effect is None else self.random_effect.to_dict(),
+                "random_heads": [[f"L{l}H{h}" for l, h in hs] for hs in self.random_heads]}
 
 
+@torch.no_grad()
 def patch_heads(model, source_texts: Sequence[str], target_texts: Sequence[str], emotion: str, heads: Sequence[Head], *,
                 mode: str = "pattern_v", positions: str = "all", n_random: int = 0, batch_size: int = 32,
                 seed: int = 0) -> HeadPatchResult:
@@ -200,21 +224,27 @@ def patch_heads(model, source_texts: Sequence[str], target_texts: Sequence[str],
     ids = emotion_token_ids(model, emotion)
     heads = validate_heads(model, heads)
     _check_mode(mode, positions)
+    if len(source_texts) != len(target_texts) or not source_texts:
+        raise ConfigError(f"need as many source as target sentences (≥ 1), got {len(source_texts)} and {len(target_texts)}")
     rng = np.random.default_rng(seed)
     all_heads = [(l, h) for l in range(model.cfg.n_layers) for h in range(model.cfg.n_heads)]
     draws = [[all_heads[i] for i in rng.choice(len(all_heads), size=len(heads), replace=False)] for _ in range(n_random)]
+    layers = sorted({l for hs in [heads, *draws] for l, _ in hs})
+    device = next(model.parameters()).device
     eff, gap, rnd = [], [], []
     for s in range(0, len(source_texts), batch_size):
-        src, tgt = source_texts[s:s + batch_size], target_texts[s:s + batch_size]
-        sl, tl, pl, sb, tb = patched_logits(model, src, tgt, heads, mode=mode, positions=positions)
-        m_s, m_t, m_p = (emotion_logprob(x, e, ids) for x, e in ((sl, sb.end_positions), (tl, tb.end_positions), (pl, tb.end_positions)))
+        sb, tb = _tokenize_pair(model, source_texts[s:s + batch_size], target_texts[s:s + batch_size], mode, positions)
+        # one source pass (caching every layer any head set needs) and one target pass serve all head sets
+        sl, cache = _run_source(model, sb, layers)
+        tl = model(tb.tokens.to(device), attention_mask=tb.attention_mask.to(device))
+        m_s, m_t = emotion_logprob(sl, sb.end_positions, ids), emotion_logprob(tl, tb.end_positions, ids)
+        m_p = emotion_logprob(_run_patched(model, cache, sb, tb, heads, mode, positions), tb.end_positions, ids)
         eff.append(m_p - m_t)
         gap.append(m_s - m_t)
         if draws:
-            r = [emotion_logprob(patched_logits(model, src, tgt, d, mode=mode, positions=positions)[2], tb.end_positions, ids) - m_t
-                 for d in draws]
+            r = [emotion_logprob(_run_patched(model, cache, sb, tb, d, mode, positions), tb.end_positions, ids) - m_t for d in draws]
             rnd.append(torch.stack(r).mean(0))
     e, g = torch.cat(eff).numpy(), torch.cat(gap).numpy()
     return HeadPatchResult(emotion, heads, mode, positions, bootstrap_ci(e, seed=seed), bootstrap_ci(g, seed=seed),
                            float(e.mean() / g.mean()) if abs(g.mean()) > 1e-9 else float("nan"),
-                           bootstrap_ci(torch.cat(rnd).numpy(), seed=seed) if rnd else None, len(e))
+                           bootstrap_ci(torch.cat(rnd).numpy(), seed=seed) if rnd else None, len(e), draws)

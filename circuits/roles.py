@@ -28,12 +28,15 @@ def assign_roles(screen: ScreeningResult, ovqk: OVQKResult, *, alpha: float = 0.
     """Label every head analysed in ``ovqk`` from screening, composition and OV evidence."""
     roles: dict[str, tuple[list[str], list[str]]] = {}
     pickups = set()
+    # the smallest Holm p a permutation test can give is n_heads / (n_perm + 1); only below alpha can Holm decide
+    n_perm = screen.config.get("n_perm")
+    holm_resolves = bool(n_perm) and screen.delta[0].numel() / (n_perm + 1) < alpha
     for hd in ovqk.heads:
         name = f"L{hd.layer}H{hd.head}"
         r, ev = [], []
         for i, e in enumerate(screen.emotions):
             d, lo, p = (float(t[i, hd.layer, hd.head]) for t in (screen.delta, screen.lo, screen.p_holm))
-            if d > 0 and (p < alpha or lo > 0):
+            if d > 0 and (p < alpha if holm_resolves else lo > 0):
                 if "pick-up" not in r:
                     r.append("pick-up")
                 ev.append(f"{e}: attention delta {d:.3f} (CI lo {lo:.3f}, Holm p {p:.3g})")

@@ -23,8 +23,21 @@ def _heads(model, heads: str | None, screening: Path | None, emotion: str, k: in
     if heads:
         return validate_heads(model, parse_heads(heads))
     if screening is not None:
-        return ScreeningResult.load(screening).top_heads(emotion, k)
+        return _screened_heads(model, ScreeningResult.load(screening), [emotion], k)
     fail("give --heads (e.g. 'L3H1,L5H0') or --screening <screening.json from screen-heads>")
+
+
+def _screened_heads(model, scr, emotions: list[str], k: int) -> list[tuple[int, int]]:
+    """Top-k screened heads per emotion (deduplicated), checked against ``model`` (a screening of another model fails clearly)."""
+    from circuits.ablation import validate_heads
+    from interp.errors import HookError
+
+    hs = list(dict.fromkeys(h for e in emotions for h in scr.top_heads(e, k)))
+    try:
+        return validate_heads(model, hs)
+    except HookError as exc:
+        raise HookError(f"{exc} (the screening was made on model {scr.config.get('model', '?')!r}; "
+                        "screen this model first or pass --model to match)") from None
 
 
 def _texts(ds, emotion: str, limit: int | None) -> list[str]:
@@ -100,8 +113,9 @@ def ablate_cmd(model: str = ModelOpt, profile: str = ProfileOpt, emotion: str = 
             res = cumulative_ablation(m, texts, emotion, hs, k_list, mode=mode, means=means, n_random=n_random, seed=seed, progress=update)
         res.save(ctx.path)
         summary = {"run_dir": str(ctx.path), **res.to_dict()}
-        rows = [[r["k"], _est(r["top_effect"]), _est(r["random_effect"]), _est(r["top_minus_random"])] for r in summary["rows"]]
-        cols = ["k", "Δ top-k", f"Δ k random (mean of {n_random})", "top − random"]
+        rows = [[r["k"], _est(r["top_effect"]), _est(r["random_effect"]), f"{r['random_draw_min']:.4f} .. {r['random_draw_max']:.4f}",
+                 _est(r["top_minus_random"]), r["p_draws"]] for r in summary["rows"]]
+        cols = ["k", "Δ top-k", f"Δ k random (mean of {n_random})", "random draws min .. max", "top − random", "p (vs draws)"]
     else:
         single = ablate(m, texts, emotion, hs, mode=mode, means=means, seed=seed)
         summary = {"run_dir": str(ctx.path), **single.to_dict(), "baseline": "unablated run (clean_metric)"}
@@ -211,7 +225,7 @@ def ovqk_cmd(model: str = ModelOpt, profile: str = ProfileOpt, heads: str = Head
     if heads:
         hs = _heads(m, heads, None, "", 0)
     elif scr is not None:
-        hs = list(dict.fromkeys(h for e in scr.emotions for h in scr.top_heads(e, top)))
+        hs = _screened_heads(m, scr, scr.emotions, top)
     else:
         fail("give --heads or --screening")
     layers = sorted({l for l, _ in hs})

@@ -70,6 +70,12 @@ def test_cumulative_ablation_reports_top_and_random(tiny_model):
     assert [r["k"] for r in d["rows"]] == [1, 3]
     for r in d["rows"]:
         assert r["top_effect"]["lo"] <= r["top_effect"]["value"] <= r["top_effect"]["hi"]
+        assert len(r["random_draw_effects"]) == 2 and len(r["random_draw_heads"]) == 2
+        assert r["random_draw_min"] <= r["random_effect"]["value"] <= r["random_draw_max"]
+        assert 1 / 3 <= r["p_draws"] <= 1
+    assert all(len(hs) == 3 for hs in d["rows"][1]["random_draw_heads"])
+    # the random effect is the mean of the draws
+    assert res.random[0].value == pytest.approx(sum(res.random_draw_effects[0]) / 2, abs=1e-5)
     with pytest.raises(ConfigError, match="ks must be"):
         cumulative_ablation(tiny_model, TEXTS, "gratitude", [(0, 0)], [2])
 

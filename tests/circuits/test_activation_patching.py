@@ -18,6 +18,17 @@ def test_activation_patching_clean_equals_corrupted_zero_effect(tiny_model):
             assert torch.equal(tiny_model(toks), base)
 
 
+def test_activation_patching_cells_where_clean_equals_corrupted_are_zero(tiny_model):
+    """Clean and corrupted share their first 12 byte tokens: every cell before the first difference is exactly 0."""
+    clean, corr = ["thank you a lot"], ["thank you a dog"]
+    res = activation_patching(tiny_model, clean, corr, "gratitude", kinds=["resid_pre", "attn_out", "mlp_out"])
+    first_diff = next(i for i, (a, b) in enumerate(zip(tiny_model.to_tokens(clean)[0], tiny_model.to_tokens(corr)[0])) if a != b)
+    assert first_diff >= 12
+    for kind, v in res.values.items():
+        assert v[:, :first_diff].abs().max() < 1e-5, kind  # causal: nothing before the difference can differ
+    assert res.values["resid_pre"][0, first_diff:].abs().max() > 0.01  # the differing tokens do matter
+
+
 def test_activation_patching_final_residual_all_positions_gives_one(tiny_model):
     assert patch_all_positions(tiny_model, CLEAN, CORR, "gratitude", "blocks.1.hook_resid_post") == pytest.approx(1.0, abs=1e-5)
     assert patch_all_positions(tiny_model, CLEAN, CORR, "gratitude", "blocks.0.hook_resid_pre") == pytest.approx(1.0, abs=1e-5)

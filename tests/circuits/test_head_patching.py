@@ -71,6 +71,34 @@ def test_patch_heads_bad_input(tiny_model):
     assert not torch.allclose(pl[0, -1], tl[0, -1])
 
 
+def test_patch_heads_bad_input_counts_and_modes(tiny_model):
+    with pytest.raises(ConfigError, match="as many source as target"):
+        patch_heads(tiny_model, SRC, TGT[:1], "gratitude", [(0, 0)], mode="z")
+    with pytest.raises(ConfigError, match="unknown head-patching mode"):
+        patch_heads(tiny_model, SRC, TGT, "gratitude", [(0, 0)], mode="pattern")
+    with pytest.raises(PatchLengthError, match="pair 0 has"):
+        patch_heads(tiny_model, ["thank you"], ["the cat is here"], "gratitude", [(0, 0)], mode="pattern_v")
+    with pytest.raises(HookError, match="layer 5 is out of range"):
+        patch_heads(tiny_model, SRC, TGT, "gratitude", [(5, 0)], mode="z")
+
+
+@pytest.mark.parametrize("mode", ["v_only", "z"])
+def test_patch_heads_effect_and_random_control_match_patched_logits(tiny_model, mode):
+    """The batched effect and the random-head control (shared source cache) equal separate patched_logits runs."""
+    from circuits.metrics import emotion_logprob, emotion_token_ids
+
+    ids = emotion_token_ids(tiny_model, "gratitude")
+    res = patch_heads(tiny_model, SRC, TGT, "gratitude", [(1, 2)], mode=mode, n_random=2, batch_size=1, seed=3)
+    assert len(res.random_heads) == 2 and all(len(hs) == 1 for hs in res.random_heads)
+
+    def effect(heads):
+        _, tl, pl, _, tb = patched_logits(tiny_model, SRC, TGT, heads, mode=mode)
+        return float((emotion_logprob(pl, tb.end_positions, ids) - emotion_logprob(tl, tb.end_positions, ids)).mean())
+
+    assert res.effect.value == pytest.approx(effect([(1, 2)]), abs=1e-5)
+    assert res.random_effect.value == pytest.approx(sum(effect(hs) for hs in res.random_heads) / 2, abs=1e-5)
+
+
 def test_length_matched_pairs_equal_lengths(tiny_model):
     pairs = length_matched_pairs(tiny_model, ["abc", "abcd", "xyzzy"], ["qqq", "rrrr", "s"])
     assert pairs == [(0, 0), (1, 1)]

@@ -69,3 +69,15 @@ def test_screen_heads_real_score_matches_direct_cache(real_model):
     assert res.delta.shape == (1, 30, 9)
     assert abs(float(res.delta[0, l, h]) - expected) < 1e-4
     assert float(res.lo[0, l, h]) <= float(res.delta[0, l, h]) <= float(res.hi[0, l, h])
+
+
+def test_screen_heads_one_forward_pass_per_batch(tiny_model):
+    """All heads of all layers are scored from one forward pass per batch (acceptance 5), not one per head."""
+    ds = marked_dataset()  # 16 sentences
+    calls = []
+    handle = tiny_model.register_forward_pre_hook(lambda mod, args: calls.append(1))
+    try:
+        screen_heads(tiny_model, ds, n_boot=5, n_perm=5, batch_size=5)
+    finally:
+        handle.remove()
+    assert len(calls) == 4  # ceil(16 / 5); the model has 2 × 4 = 8 heads

@@ -54,3 +54,29 @@ def test_ovqk_real_model_and_roles(real_model, tmp_path):
         assert len(r.evidence) >= len(r.roles)
     res.save(tmp_path)
     assert (tmp_path / "ovqk.json").exists()
+
+
+def _screen(delta, lo, p_holm, n_perm):
+    from circuits.head_screening import ScreeningResult
+
+    t = lambda v: torch.tensor(v).view(1, 1, 2)  # noqa: E731 - one emotion, one layer, two heads
+    return ScreeningResult(["gratitude"], t(delta), t(lo), t([1.0, 1.0]), t(p_holm), t(p_holm), t(delta), t(delta),
+                           [10], 10, {"n_perm": n_perm})
+
+
+def _ovqk(heads):
+    from circuits.ov_qk import HeadOVQK, OVQKResult
+
+    blank = {"value": 0.0, "lo": -1.0, "hi": 1.0}
+    return OVQKResult([HeadOVQK(0, h, {"gratitude": blank}, 0.1, [], {"gratitude": 0}, {"gratitude": 0.1}, [], [], {}, {})
+                       for h in heads], [], (0.1, 0.01))
+
+
+def test_assign_roles_pick_up_uses_holm_when_it_can_decide():
+    """With enough permutations Holm decides (an uncorrected CI above 0 is not enough); with too few, the CI decides."""
+    ovqk = _ovqk([0, 1])
+    # head 0: Holm significant; head 1: CI above 0 but Holm p 0.5
+    many = {r.name: r.roles for r in assign_roles(_screen([0.1, 0.05], [0.05, 0.01], [0.01, 0.5], 10_000), ovqk)}
+    assert many == {"L0H0": ["pick-up"], "L0H1": []}
+    few = {r.name: r.roles for r in assign_roles(_screen([0.1, 0.05], [0.05, 0.01], [1.0, 1.0], 20), ovqk)}
+    assert few == {"L0H0": ["pick-up"], "L0H1": ["pick-up"]}

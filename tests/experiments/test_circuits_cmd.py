@@ -70,3 +70,19 @@ def test_circuits_cmd_bad_input_one_line_exit_2(args, msg, tmp_path):
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 2, r.stderr
     assert msg in r.stderr and "Traceback" not in r.stderr
+
+
+def test_circuits_cmd_screening_of_another_model_fails_clearly(tmp_path):
+    """A screening.json made on a 30-layer model, used with the 2-layer tiny model: one error line naming the cause."""
+    n_l, n_h = 30, 9
+    delta = [[[0.0] * n_h for _ in range(n_l)]]
+    delta[0][14][0] = 0.1
+    zeros = [[[0.0] * n_h for _ in range(n_l)]]
+    path = tmp_path / "screening.json"
+    path.write_text(json.dumps({"emotions": ["gratitude"], "delta": delta, "lo": zeros, "hi": zeros, "p": zeros, "p_holm": zeros,
+                                "n_emotion": [70], "n_neutral": 70, "config": {"model": "smollm2-135m"}}))
+    for cmd in (["ablate", "--ks", "1"], ["patch-heads"]):
+        r = subprocess.run([sys.executable, "-m", "experiments.cli", *cmd, "--screening", str(path), "--model", "tiny",
+                            "--runs-root", str(tmp_path)], capture_output=True, text=True, timeout=300)
+        assert r.returncode == 2, r.stderr
+        assert "L14H0" in r.stderr and "smollm2-135m" in r.stderr and "Traceback" not in r.stderr
