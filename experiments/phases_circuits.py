@@ -88,8 +88,11 @@ def phase_ablate(state: StudyState, out: Path) -> dict:
     res.save(out)
     d = res.to_dict()
     headline = [row(f"{cfg.emotion}: {cfg.mode}-ablate top {r['k']} heads, Δ log P(emotion word)", r["top_effect"]["value"],
-                    r["top_effect"]["lo"], r["top_effect"]["hi"], baseline=f"{r['k']} random heads: {_est(r['random_effect'])}",
-                    note=f"top − random {_est(r['top_minus_random'])}") for r in d["rows"]]
+                    r["top_effect"]["lo"], r["top_effect"]["hi"], p=r.get("p_draws"),
+                    baseline=f"{r['k']} random heads: {_est(r['random_effect'])}; draws range "
+                             f"[{r['random_draw_min']:+.3f}, {r['random_draw_max']:+.3f}]",
+                    note=f"top − random {_est(r['top_minus_random'])}; p = share of random draws with |effect| ≥ top's")
+                for r in d["rows"]]
     return {"text": f"{cfg.mode} ablation on hook_z (per query head; a KV head shared with other query heads is left intact). "
                     f"Metric: log-probability that the next token after the {cfg.emotion} sentence is a {cfg.emotion} word, nats; "
                     f"ablated − clean, bootstrap CI over {d['config']['n_sentences']} sentences; random heads averaged over {cfg.n_random} draws.",

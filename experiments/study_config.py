@@ -102,7 +102,7 @@ class ScreenSection:
 class AblateSection:
     emotion: str = "gratitude"
     max_k: int = 10
-    n_random: int = 5
+    n_random: int = 10
     mode: str = "mean"
 
 
