@@ -2,8 +2,8 @@
 
 * **pick-up**: attends to emotion tokens: screening delta > 0 with Holm p < ``alpha`` (or,
   when the permutation count cannot resolve Holm, a bootstrap CI above 0) for some emotion.
-* **aggregate**: a later head whose Q-, K- or V-composition score with a pick-up head exceeds
-  the random-factor baseline by ``z`` sd.
+* **aggregate**: a later head whose Q-, K- or V-composition with a pick-up head ranks in the top
+  ``alpha`` of the compositions of every other earlier head into it (rank p ≤ ``alpha``).
 * **write-out**: OV output aligned with an emotion vector (emotion − neutral projection CI > 0)
   or promoting emotion-lexicon tokens (top-50 hits ≥ 2 and above chance).
 """
@@ -24,7 +24,7 @@ class HeadRole:
         return {"name": self.name, "roles": self.roles, "evidence": self.evidence}
 
 
-def assign_roles(screen: ScreeningResult, ovqk: OVQKResult, *, alpha: float = 0.05, z: float = 3.0) -> list[HeadRole]:
+def assign_roles(screen: ScreeningResult, ovqk: OVQKResult, *, alpha: float = 0.05) -> list[HeadRole]:
     """Label every head analysed in ``ovqk`` from screening, composition and OV evidence."""
     roles: dict[str, tuple[list[str], list[str]]] = {}
     pickups = set()
@@ -53,13 +53,14 @@ def assign_roles(screen: ScreeningResult, ovqk: OVQKResult, *, alpha: float = 0.
                     r.append("write-out")
                 ev.append(f"{e}: {n} emotion tokens among the top-50 promoted (chance {hd.lexicon_chance_top50[e]:.3f})")
         roles[name] = (r, ev)
-    mean, sd = ovqk.composition_baseline
     for c in ovqk.composition:
-        if c["from"] in pickups:
+        if c["from"] in pickups and c["to"] in roles:
             for kind in ("q", "k", "v"):
-                if c[kind] > mean + z * sd:
+                p = c.get(f"{kind}_p")
+                if p is not None and p <= alpha:
                     r, ev = roles[c["to"]]
                     if "aggregate" not in r:
                         r.append("aggregate")
-                    ev.append(f"{kind.upper()}-composition with pick-up {c['from']}: {c[kind]:.3f} (random {mean:.3f} ± {sd:.3f})")
+                    ev.append(f"{kind.upper()}-composition with pick-up {c['from']}: {c[kind]:.3f} (other earlier heads into "
+                              f"{c['to']}: {c[f'{kind}_null_mean']:.3f} ± {c[f'{kind}_null_sd']:.3f}; rank p {p:.3f}, n={c['n_null']})")
     return [HeadRole(n, r, ev) for n, (r, ev) in roles.items()]

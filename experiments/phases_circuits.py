@@ -158,11 +158,13 @@ def phase_ovqk(state: StudyState, out: Path) -> dict:
                                 est["hi"], baseline=f"random-direction |projection| {h.random_projection:.3f}",
                                 note=f"L{h.layer}H{h.head}; {h.lexicon_hits_top50.get(cfg.emotion, 0)} {cfg.emotion} tokens in top-50 promoted "
                                      f"(chance {h.lexicon_chance_top50.get(cfg.emotion, 0):.3f})"))
-    mean, sd = res.composition_baseline
-    return {"text": f"Top {cfg.top_heads} {cfg.emotion} heads from screening. Composition baseline (random factored matrices): "
-                    f"{mean:.3f} ± {sd:.3f}.",
+    return {"text": f"Top {cfg.top_heads} {cfg.emotion} heads from screening. Each Q/K/V composition edge is ranked against the "
+                    f"compositions of every other earlier-layer head into the same later head (rank p in the edges table); "
+                    f"'aggregate' needs rank p ≤ 0.05 with a pick-up head.",
             "headline": headline,
             "tables": [{"title": "candidate roles", "columns": ["head", "roles", "evidence"],
                         "rows": [[r["name"], ", ".join(r["roles"]) or "—", "; ".join(r["evidence"][:3])] for r in roles]},
+                       {"title": "composition edges (score; rank p among other earlier heads)", "columns": ["from", "to", "Q", "K", "V"],
+                        "rows": [[c["from"], c["to"], *[f"{c[k]:.3f} (p {c[f'{k}_p']:.3f})" for k in "qkv"]] for c in res.composition]},
                        {"title": "top promoted tokens (OV → unembedding)", "columns": ["head", "tokens"],
                         "rows": [[f"L{h.layer}H{h.head}", " ".join(h.promoted_tokens[:10])] for h in res.heads]}]}

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 
@@ -80,3 +81,32 @@ def test_assign_roles_pick_up_uses_holm_when_it_can_decide():
     assert many == {"L0H0": ["pick-up"], "L0H1": []}
     few = {r.name: r.roles for r in assign_roles(_screen([0.1, 0.05], [0.05, 0.01], [1.0, 1.0], 20), ovqk)}
     assert few == {"L0H0": ["pick-up"], "L0H1": ["pick-up"]}
+
+
+def test_composition_edges_rank_against_other_earlier_heads(tiny_model):
+    """Each edge's null is every other head of the earlier layers into the same later head; p is its rank."""
+    from circuits.ov_qk import composition_edges
+
+    (edge,) = composition_edges(tiny_model, [(0, 1), (1, 2)])
+    assert (edge["from"], edge["to"], edge["n_null"]) == ("L0H1", "L1H2", tiny_model.cfg.n_heads - 1)
+    assert edge["v"] == pytest.approx(composition_score(tiny_model.OV[0, 1], tiny_model.OV[1, 2]))
+    for k in ("q", "k", "v"):
+        others = [composition_score(tiny_model.OV[0, h], {"q": tiny_model.QK[1, 2], "k": tiny_model.QK[1, 2].T,
+                                                          "v": tiny_model.OV[1, 2]}[k]) for h in range(4) if h != 1]
+        assert edge[f"{k}_null_mean"] == pytest.approx(float(np.mean(others)), rel=1e-5)
+        assert edge[f"{k}_p"] == pytest.approx((1 + sum(o >= edge[k] for o in others)) / (1 + len(others)))
+
+
+def test_assign_roles_aggregate_needs_a_top_ranked_composition():
+    """A later head is 'aggregate' only when its composition with a pick-up head ranks in the top alpha of the null."""
+    from circuits.ov_qk import HeadOVQK, OVQKResult
+
+    blank = {"value": 0.0, "lo": -1.0, "hi": 1.0}
+    heads = [HeadOVQK(0, 0, {"gratitude": blank}, 0.1, [], {"gratitude": 0}, {"gratitude": 0.1}, [], [], {}, {}),
+             HeadOVQK(0, 1, {"gratitude": blank}, 0.1, [], {"gratitude": 0}, {"gratitude": 0.1}, [], [], {}, {})]
+    edge = {"from": "L0H0", "to": "L0H1", "n_null": 40,
+            **{k: 0.5 for k in "qkv"}, **{f"{k}_null_mean": 0.2 for k in "qkv"}, **{f"{k}_null_sd": 0.1 for k in "qkv"}}
+    screen = _screen([0.1, 0.0], [0.05, -0.1], [0.01, 1.0], 10_000)
+    weak = {r.name: r.roles for r in assign_roles(screen, OVQKResult(heads, [{**edge, **{f"{k}_p": 0.3 for k in "qkv"}}], (0.1, 0.0)))}
+    strong = {r.name: r.roles for r in assign_roles(screen, OVQKResult(heads, [{**edge, "q_p": 0.02, "k_p": 0.3, "v_p": 0.3}], (0.1, 0.0)))}
+    assert weak["L0H1"] == [] and strong["L0H1"] == ["aggregate"]
