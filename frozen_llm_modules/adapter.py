@@ -1,4 +1,4 @@
-"""Module 2: bottleneck adapters on chosen layers, conditioned on and gated by the emotional state."""
+"""Module 2: bottleneck adapters on chosen layers whose channels are gated by the emotional state."""
 
 import torch
 from jaxtyping import Float
@@ -9,10 +9,13 @@ from interp.hook_names import resid_post, validate_layer
 
 
 class GatedEmotionAdapter(nn.Module):
-    """Per layer: ``resid + gate(s) * up(gelu(down(resid) + E s))`` with ``gate(s) = s @ g_l``.
+    """Per layer: ``resid + (gelu(resid @ down + b) * (s @ G)) @ up`` — emotional gating of the bottleneck.
 
-    ``up`` starts at zero and the gate is linear in the state without bias, so the
-    neutral state (all zeros) leaves the residual stream bit-identical.
+    ``G`` [4, rank] starts block-diagonal (each emotion opens its own ``rank / 4`` channels), so the
+    emotions begin with separate adapters that share ``down``; it is trained with the rest. ``up`` starts
+    at zero and the gate is linear in the state without bias, so the neutral state (all zeros) leaves
+    the residual stream bit-identical. (A first version gated the whole output by one scalar per layer and
+    added the state to the bottleneck input; on smollm2 it learned the styles but ignored the state.)
     """
 
     kind = "adapter"
@@ -25,9 +28,12 @@ class GatedEmotionAdapter(nn.Module):
         k = len(EMOTIONS)
         self.down = nn.Parameter(torch.randn(len(layers), d_model, rank) / d_model**0.5)
         self.down_bias = nn.Parameter(torch.zeros(len(layers), rank))
-        self.state_embed = nn.Parameter(torch.randn(len(layers), k, rank) * 0.5)
         self.up = nn.Parameter(torch.zeros(len(layers), rank, d_model))
-        self.gate = nn.Parameter(torch.ones(len(layers), k))
+        block = torch.zeros(k, rank) if rank >= k else torch.ones(k, rank)  # below k channels every emotion shares them
+        if rank >= k:
+            for j in range(rank):
+                block[j * k // rank, j] = 1.0
+        self.gate = nn.Parameter(block.expand(len(layers), -1, -1).clone())
 
     def config(self) -> dict:
         return {"d_model": self.d_model, "layers": self.layers, "n_layers": self.n_layers, "rank": self.rank}
@@ -42,13 +48,13 @@ class GatedEmotionAdapter(nn.Module):
 
 
 def gated_adapter_hook(adapter: GatedEmotionAdapter, i: int, get_state):
-    """Hook applying the ``i``-th layer's adapter, gated by ``get_state()`` ([4] or [batch, 4])."""
+    """Hook applying the ``i``-th layer's adapter, its channels gated by ``get_state()`` ([4] or [batch, 4])."""
 
     def apply_gated_adapter(resid: Float[Tensor, "batch pos d_model"], hook) -> Float[Tensor, "batch pos d_model"]:
         s = get_state().to(resid.device, resid.dtype)
         s2 = s if s.dim() == 2 else s[None].expand(resid.shape[0], -1)
-        h = resid @ adapter.down[i] + adapter.down_bias[i] + (s2 @ adapter.state_embed[i])[:, None, :]
-        gate = (s2 @ adapter.gate[i])[:, None, None]
-        return resid + gate * (torch.nn.functional.gelu(h) @ adapter.up[i])
+        h = torch.nn.functional.gelu(resid @ adapter.down[i].to(resid.dtype) + adapter.down_bias[i].to(resid.dtype))
+        gate = (s2 @ adapter.gate[i].to(resid.dtype))[:, None, :]
+        return resid + (h * gate) @ adapter.up[i].to(resid.dtype)
 
     return apply_gated_adapter

@@ -31,7 +31,9 @@ class Batch:
 class EmotionalLLM:
     """A frozen bridge plus optional modules; ``forward`` runs the base with the enabled modules' hooks.
 
-    With every module disabled ``forward`` is exactly ``model(tokens)``.
+    With every module disabled ``forward`` is exactly ``model(tokens)``. The neutral state is the base
+    model for every module: adapter and steering add ``0 * …``, and the prefix puts no virtual tokens in
+    front (in a batch mixing neutral and emotional rows, the neutral rows' virtual tokens are masked out).
     """
 
     def __init__(self, model, *, prefix=None, adapter=None, steering=None, reward=None):
@@ -69,11 +71,21 @@ class EmotionalLLM:
 
     @property
     def n_prefix(self) -> int:
-        return self.modules["prefix"].n_virtual if self.enabled.get("prefix") else 0
+        """Virtual tokens put in front: 0 when the prefix is off or every row of the state is neutral."""
+        if not self.enabled.get("prefix") or not (self._state > 0).any():
+            return 0
+        return self.modules["prefix"].n_virtual
+
+    def prefix_mask(self, batch: int) -> Int[Tensor, "batch n_virtual"]:
+        """Attention mask of the virtual tokens: rows whose state is neutral get no prefix (masked out)."""
+        s = self._state.reshape(-1, self._state.shape[-1]).expand(batch, -1)
+        return (s > 0).any(-1, keepdim=True).long().expand(-1, self.n_prefix)
 
     def fwd_hooks(self) -> list[tuple[str, object]]:
         hooks = []
         for k in self.active():
+            if k == "prefix" and not self.n_prefix:
+                continue
             hooks.extend(self.modules[k].hooks(self.state_tensor))
         return hooks
 
@@ -95,11 +107,17 @@ class EmotionalLLM:
         if n:
             pad = torch.full((tokens.shape[0], n), self.pad_id, dtype=tokens.dtype, device=tokens.device)
             tokens = torch.cat([pad, tokens], dim=1)
+            pm = self.prefix_mask(tokens.shape[0]).to(tokens.device)
+            if attention_mask is None and not bool(pm.all()):
+                attention_mask = torch.ones_like(tokens[:, n:])
             if attention_mask is not None:
-                attention_mask = torch.cat([torch.ones_like(pad), attention_mask], dim=1)
+                attention_mask = torch.cat([pm.to(attention_mask.dtype), attention_mask], dim=1)
         with self.attached():
-            logits = self.model(tokens) if attention_mask is None else self.model(tokens, attention_mask=attention_mask)
+            logits = self._forward_attached(tokens, attention_mask)
         return logits[:, n:]
+
+    def _forward_attached(self, tokens, attention_mask):
+        return self.model(tokens) if attention_mask is None else self.model(tokens, attention_mask=attention_mask)
 
     __call__ = forward
 
@@ -139,32 +157,48 @@ class EmotionalLLM:
 
     @torch.no_grad()
     def generate(self, prompts: list[str], *, max_new_tokens: int = 24, temperature: float = 0.0,
-                 safety_bias: bool = False, seed: int | None = None) -> list[str]:
-        """Batched decoding (greedy when ``temperature`` is 0) under the current state and enabled modules."""
+                 safety_bias: bool = False, seed: int | None = None, use_kv_cache: bool = True) -> list[str]:
+        """Batched decoding (greedy when ``temperature`` is 0) under the current state and enabled modules.
+
+        With ``use_kv_cache`` the prompt (and prefix) is run once and each later step feeds only the new
+        token (hooks see one position; the prefix hook leaves such steps alone); without it every step
+        re-runs the whole sequence. Both give the same tokens up to float rounding.
+        """
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
         b = self.encode(prompts)
         tokens, am = b.tokens, b.attention_mask
+        n = self.n_prefix
+        if n:
+            pad = torch.full((tokens.shape[0], n), self.pad_id, dtype=tokens.dtype, device=tokens.device)
+            tokens, am = torch.cat([pad, tokens], 1), torch.cat([self.prefix_mask(tokens.shape[0]).to(am), am], 1)
         eos = self.model.tokenizer.convert_tokens_to_ids("<|im_end|>")
         done = torch.zeros(len(prompts), dtype=torch.bool)
-        out = []
-        for _ in range(max_new_tokens):
-            logits = self.forward(tokens, am)[:, -1].float()
-            if safety_bias:
-                fear = float(self._state.reshape(-1, 4)[:, 0].mean())
-                if self._hedge_ids is None:
-                    self._hedge_ids = hedge_token_ids(self.model.tokenizer)
-                logits = apply_safety_bias(logits, fear, self._hedge_ids)
-            if temperature > 0:
-                nxt = torch.multinomial(torch.softmax(logits / temperature, -1).cpu(), 1, generator=gen)[:, 0]
-            else:
-                nxt = logits.argmax(-1).cpu()
-            nxt = torch.where(done, torch.full_like(nxt, self.pad_id), nxt)
-            out.append(nxt)
-            done |= nxt == eos
-            tokens = torch.cat([tokens, nxt[:, None].to(tokens.device)], 1)
-            am = torch.cat([am, (~done | (nxt == eos)).long()[:, None].to(am.device)], 1)
-            if done.all():
-                break
+        out, cache, step_in = [], None, tokens
+        with self.attached():
+            for _ in range(max_new_tokens):
+                if use_kv_cache:
+                    logits, cache = self.model(step_in, attention_mask=am, return_type="logits_and_cache",
+                                               past_key_values=cache, use_cache=True)
+                    logits = logits[:, -1].float()
+                else:
+                    logits = self._forward_attached(tokens, am)[:, -1].float()
+                if safety_bias:
+                    fear = float(self._state.reshape(-1, 4)[:, 0].mean())
+                    if self._hedge_ids is None:
+                        self._hedge_ids = hedge_token_ids(self.model.tokenizer)
+                    logits = apply_safety_bias(logits, fear, self._hedge_ids)
+                if temperature > 0:
+                    nxt = torch.multinomial(torch.softmax(logits / temperature, -1).cpu(), 1, generator=gen)[:, 0]
+                else:
+                    nxt = logits.argmax(-1).cpu()
+                nxt = torch.where(done, torch.full_like(nxt, self.pad_id), nxt)
+                out.append(nxt)
+                done |= nxt == eos
+                step_in = nxt[:, None].to(tokens.device)
+                tokens = torch.cat([tokens, step_in], 1)
+                am = torch.cat([am, (~done | (nxt == eos)).long()[:, None].to(am.device)], 1)
+                if done.all():
+                    break
         gen_ids = torch.stack(out, 1).tolist()
         texts = []
         for row in gen_ids:

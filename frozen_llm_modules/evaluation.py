@@ -24,6 +24,8 @@ class StyleResult:
     hi: float
     p_value: float
     coherence: float  # share of topics whose 3 paraphrases agree on showing the marker
+    topic_lo: float  # CI from resampling whole topics (paraphrase triples), the stricter unit
+    topic_hi: float
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -54,6 +56,21 @@ def sign_flip_pvalue(d: np.ndarray, *, n_perm: int = 5000, seed: int = 0) -> flo
     return float(((np.abs((flips * d).mean(1)) >= obs - 1e-12).sum() + 1) / (n_perm + 1))
 
 
+def compare_marker(emotion: str, a: np.ndarray, b: np.ndarray, texts: list[str], *, n_boot: int = 2000,
+                   seed: int = 0) -> StyleResult:
+    """Paired difference ``a − b`` of ``emotion``'s target marker (one value per prompt, prompts in paraphrase triples)."""
+    mk = TARGET_MARKER[emotion]
+    d = bootstrap_diff_ci(a, b, paired=True, n_boot=n_boot, seed=seed)
+    p = sign_flip_pvalue(a - b, seed=seed)
+    flags = [has_marker(t, mk) for t in texts]
+    groups = [flags[i:i + 3] for i in range(0, len(flags) - len(flags) % 3, 3)]
+    coh = float(np.mean([len(set(g)) == 1 for g in groups])) if groups else float("nan")
+    k = len(a) - len(a) % 3
+    topic = (a[:k] - b[:k]).reshape(-1, 3).mean(1) if k >= 6 else a - b
+    t = bootstrap_ci(topic, n_boot=n_boot, seed=seed)
+    return StyleResult(emotion, mk, float(b.mean()), float(a.mean()), d.value, d.lo, d.hi, float(p), coh, t.lo, t.hi)
+
+
 def style_results(responses: dict[str, list[str]], *, n_boot: int = 2000, seed: int = 0) -> list[StyleResult]:
     """Paired (same prompt) module − base difference of each emotion's target marker, with bootstrap CI and permutation p."""
     res = []
@@ -61,13 +78,36 @@ def style_results(responses: dict[str, list[str]], *, n_boot: int = 2000, seed: 
         mk = TARGET_MARKER[e]
         a = np.array([markers(t).get(mk) for t in responses[e]])
         b = np.array([markers(t).get(mk) for t in responses["base"]])
-        d = bootstrap_diff_ci(a, b, paired=True, n_boot=n_boot, seed=seed)
-        p = sign_flip_pvalue(a - b, seed=seed)
-        flags = [has_marker(t, mk) for t in responses[e]]
-        groups = [flags[i:i + 3] for i in range(0, len(flags) - len(flags) % 3, 3)]
-        coh = float(np.mean([len(set(g)) == 1 for g in groups])) if groups else float("nan")
-        res.append(StyleResult(e, mk, float(b.mean()), float(a.mean()), d.value, d.lo, d.hi, float(p), coh))
+        res.append(compare_marker(e, a, b, responses[e], n_boot=n_boot, seed=seed))
     return res
+
+
+def rerank_results(llm, rm, prompts: list[str], *, n: int = 4, max_new_tokens: int = 20, temperature: float = 0.9,
+                   seed: int = 0, n_boot: int = 2000) -> tuple[list[StyleResult], dict[str, list[str]]]:
+    """The reward model's style effect: best-of-``n`` under each full emotion vs a random candidate.
+
+    ``n`` candidates per prompt are sampled once from the base (modules off); for each emotion the
+    reward model picks one under that state. ``module_mean`` is the marker of the picks, ``base_mean``
+    the candidates' mean marker (the expected value of an unranked pick), paired by prompt.
+    """
+    from frozen_llm_modules.reward import response_features
+
+    saved = dict(llm.enabled)
+    llm.disable_all()
+    llm.set_state(EmotionalState.neutral())
+    flat = [p for p in prompts for _ in range(n)]
+    cands = llm.generate(flat, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed)
+    feats = torch.cat([response_features(llm, flat[i:i + 32], cands[i:i + 32]) for i in range(0, len(flat), 32)])
+    llm.enabled.update(saved)
+    res, picks = [], {"candidates": cands}
+    rows = np.arange(len(prompts))
+    for e in EMOTIONS:
+        st = EmotionalState.only(e).to_tensor()[None].expand(len(flat), -1)
+        pick = rm.score(feats, st).reshape(len(prompts), n).argmax(1).numpy()
+        vals = np.array([markers(c).get(TARGET_MARKER[e]) for c in cands]).reshape(len(prompts), n)
+        picks[e] = [cands[i * n + j] for i, j in zip(rows, pick)]
+        res.append(compare_marker(e, vals[rows, pick], vals.mean(1), picks[e], n_boot=n_boot, seed=seed))
+    return res, picks
 
 
 def all_marker_table(responses: dict[str, list[str]]) -> dict[str, dict[str, float]]:
@@ -88,12 +128,19 @@ def text_nll(llm, texts: list[str]) -> np.ndarray:
 
 @dataclass(frozen=True)
 class PerplexityResult:
+    """Neutral-text perplexity with modules attached (neutral state) vs off, plus the same at each full emotion.
+
+    The neutral-state ratio is the capability check of the issue; adapter, steering and prefix are the base
+    model at the neutral state by construction, so ``by_state`` (each emotion at 1.0) is the informative one.
+    """
+
     ppl_base: float
     ppl_modules: float
     ratio: float
     ratio_lo: float
     ratio_hi: float
     n_texts: int
+    by_state: dict  # emotion → {"ppl", "ratio", "ratio_lo", "ratio_hi"} with that emotion at 1.0
 
     def within(self, tol: float = 0.05) -> bool:
         return abs(self.ratio - 1) <= tol
@@ -108,8 +155,13 @@ def neutral_perplexity(llm, texts: list[str], *, seed: int = 0) -> PerplexityRes
     llm.disable_all()
     base = text_nll(llm, texts)
     llm.enabled.update(saved)
-    llm.set_state(EmotionalState.neutral())
-    mod = text_nll(llm, texts)
-    d = bootstrap_ci(mod - base, n_boot=2000, seed=seed)
-    return PerplexityResult(float(np.exp(base.mean())), float(np.exp(mod.mean())), float(np.exp(d.value)),
-                            float(np.exp(d.lo)), float(np.exp(d.hi)), len(texts))
+
+    def ratio(state: EmotionalState) -> tuple[float, float, float, float]:
+        llm.set_state(state)
+        mod = text_nll(llm, texts)
+        d = bootstrap_ci(mod - base, n_boot=2000, seed=seed)
+        return float(np.exp(mod.mean())), float(np.exp(d.value)), float(np.exp(d.lo)), float(np.exp(d.hi))
+
+    by_state = {e: dict(zip(("ppl", "ratio", "ratio_lo", "ratio_hi"), ratio(EmotionalState.only(e, 1.0)))) for e in EMOTIONS}
+    ppl, r, lo, hi = ratio(EmotionalState.neutral())
+    return PerplexityResult(float(np.exp(base.mean())), ppl, r, lo, hi, len(texts), by_state)

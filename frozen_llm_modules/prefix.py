@@ -45,9 +45,15 @@ class EmotionalPrefix(nn.Module):
 
 
 def replace_prefix_hook(prefix: EmotionalPrefix, get_state):
-    """Hook overwriting the first ``n_virtual`` positions of the token embeddings with the prefix."""
+    """Hook overwriting the first ``n_virtual`` positions of the token embeddings with the prefix.
+
+    A call with at most ``n_virtual`` positions is a KV-cached decoding step (the prefix is already in
+    the cache), and passes through unchanged.
+    """
 
     def replace_prefix(emb: Float[Tensor, "batch pos d_model"], hook) -> Float[Tensor, "batch pos d_model"]:
+        if emb.shape[1] <= prefix.n_virtual:
+            return emb
         p = prefix.embeddings(get_state().to(emb.device)).to(emb.dtype).expand(emb.shape[0], -1, -1)
         return torch.cat([p, emb[:, prefix.n_virtual:]], dim=1)
 

@@ -70,9 +70,10 @@ class EmotionalRewardModel(nn.Module):
 
 
 def best_of_n(llm, rm: EmotionalRewardModel, prompt: str, *, n: int = 4, max_new_tokens: int = 24,
-              temperature: float = 0.9, seed: int = 0) -> tuple[str, list[str], list[float]]:
+              temperature: float = 0.9, seed: int = 0, safety_bias: bool = False) -> tuple[str, list[str], list[float]]:
     """Sample ``n`` candidates under the current state/modules, return (best, candidates, scores)."""
-    cands = llm.generate([prompt] * n, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed)
+    cands = llm.generate([prompt] * n, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed,
+                         safety_bias=safety_bias)
     feats = response_features(llm, [prompt] * n, cands)
     st = llm.state_tensor().reshape(-1, len(EMOTIONS))[:1].expand(n, -1)
     scores = rm.score(feats, st).tolist()

@@ -197,56 +197,148 @@ def eval_module(
     n_prompts: int = typer.Option(30, "--n-prompts", min=3, help="Held-out corpus prompts (3 paraphrases per topic)."),
     n_texts: int = typer.Option(40, "--n-texts", min=2, help="Held-out neutral sentences for perplexity."),
     max_new_tokens: int = typer.Option(20, "--max-new-tokens", min=1),
+    best_of: int = typer.Option(4, "--best-of", min=2, help="reward: candidates per prompt the reward model reranks."),
     runs_root: Path = RunsRootOpt,
     seed: int = SeedOpt,
     device: str = DeviceOpt,
     json_out: bool = JsonOpt,
 ) -> None:
-    """Style markers per state vs the base (paired bootstrap CI), neutral perplexity ratio, coherence, parameter fractions."""
+    """Style markers per state vs the base (paired bootstrap CIs), neutral perplexity ratios, coherence, parameter fractions;
+    a reward module is scored by its best-of-N picks under each state."""
     from frozen_llm_modules.attach import EmotionalLLM, base_parameters, trainable_parameters
-    from frozen_llm_modules.evaluation import SEED_FRACTIONS, all_marker_table, generate_conditions, neutral_perplexity, style_results
+    from frozen_llm_modules.evaluation import (SEED_FRACTIONS, all_marker_table, generate_conditions, neutral_perplexity,
+                                               rerank_results, style_results)
     from frozen_llm_modules.training import heldout_prompts
     from interp.datasets import load_profile
     from interp.run_context import RunContext
 
     m, mods = _load_modules(model, list(modules or []), device, quiet=json_out)
-    mods.pop("reward", None)
+    rm = mods.pop("reward", None)
     mods.pop("encoder", None)
-    if not mods:
-        raise ModuleError("eval-module needs a prefix, adapter or steering module (reward modules report held-out accuracy at training)")
+    if not mods and rm is None:
+        raise ModuleError("eval-module needs a prefix, adapter, steering or reward module")
     llm = EmotionalLLM(m, **mods)
     ctx = RunContext.create("eval-module", {"modules": [str(d) for d in modules], "n_prompts": n_prompts, "n_texts": n_texts,
-                                            "max_new_tokens": max_new_tokens}, root=runs_root, seed=seed)
+                                            "max_new_tokens": max_new_tokens, "best_of": best_of}, root=runs_root, seed=seed)
     prompts = heldout_prompts()[:n_prompts]
-    with progress_bar("generating", 4, quiet=json_out) as update:
-        resp = generate_conditions(llm, prompts, max_new_tokens=max_new_tokens, progress=update)
-    styles = style_results(resp, seed=seed)
     from interp.io import atomic_write_json
 
-    atomic_write_json(ctx.path / "responses.json", resp)
-    texts = [r.text for r in load_profile("baseline").by_emotion("neutral")][-n_texts:]
-    ppl = neutral_perplexity(llm, texts, seed=seed)
     n_base = base_parameters(m)
+    all_mods = {**mods, **({"reward": rm} if rm is not None else {})}
     params = {k: {"trainable": trainable_parameters(v), "fraction": trainable_parameters(v) / n_base, "seed_table": SEED_FRACTIONS[k]}
-              for k, v in mods.items()}
-    summary = {"modules": sorted(mods), "n_prompts": len(prompts), "styles": [s.to_dict() for s in styles],
-               "markers": all_marker_table(resp), "perplexity": ppl.to_dict(), "params": params,
-               "examples": {k: v[:2] for k, v in resp.items()}, "run_dir": str(ctx.path)}
+              for k, v in all_mods.items()}
+    summary = {"modules": sorted(all_mods), "n_prompts": len(prompts), "params": params, "run_dir": str(ctx.path)}
+    styles, ppl = [], None
+    if mods:
+        with progress_bar("generating", 4, quiet=json_out) as update:
+            resp = generate_conditions(llm, prompts, max_new_tokens=max_new_tokens, progress=update)
+        styles = style_results(resp, seed=seed)
+        atomic_write_json(ctx.path / "responses.json", resp)
+        texts = [r.text for r in load_profile("baseline").by_emotion("neutral")][-n_texts:]
+        ppl = neutral_perplexity(llm, texts, seed=seed)
+        summary.update(styles=[s.to_dict() for s in styles], markers=all_marker_table(resp), perplexity=ppl.to_dict(),
+                       examples={k: v[:2] for k, v in resp.items()})
+    rerank = []
+    if rm is not None:
+        rerank, picks = rerank_results(llm, rm, prompts, n=best_of, max_new_tokens=max_new_tokens, seed=seed)
+        atomic_write_json(ctx.path / "rerank_responses.json", picks)
+        summary.update(rerank=[s.to_dict() for s in rerank], rerank_best_of=best_of,
+                       rerank_examples={k: v[:2] for k, v in picks.items() if k != "candidates"})
     atomic_write_json(ctx.path / "eval.json", summary)
     summary["wall_seconds"] = ctx.finish()
     if json_out:
         emit_json(summary)
         return
+    if rerank:
+        console.print(table(f"reward model: best-of-{best_of} pick under state=1 vs mean candidate (per 10 words)",
+                            ["emotion", "marker", "candidates", "pick", "diff", "95% CI (prompts)", "95% CI (topics)", "p"],
+                            [[s.emotion, s.marker, s.base_mean, s.module_mean, s.diff, f"[{s.lo:.3g}, {s.hi:.3g}]",
+                              f"[{s.topic_lo:.3g}, {s.topic_hi:.3g}]", s.p_value] for s in rerank]))
+    if not mods:
+        console.print(table("parameters", ["module", "trainable", "fraction", "seed table"],
+                            [[k, v["trainable"], f"{100 * v['fraction']:.4f}%", v["seed_table"]] for k, v in params.items()]))
+        return
     console.print(table("target style markers (module at state=1 vs base, per 10 words)",
-                        ["emotion", "marker", "base", "module", "diff", "95% CI", "p", "coherence"],
-                        [[s.emotion, s.marker, s.base_mean, s.module_mean, s.diff, f"[{s.lo:.3g}, {s.hi:.3g}]", s.p_value, s.coherence]
-                         for s in styles]))
-    console.print(table("neutral perplexity", ["key", "value"], [[k, v] for k, v in ppl.to_dict().items()]))
+                        ["emotion", "marker", "base", "module", "diff", "95% CI (prompts)", "95% CI (topics)", "p", "coherence"],
+                        [[s.emotion, s.marker, s.base_mean, s.module_mean, s.diff, f"[{s.lo:.3g}, {s.hi:.3g}]",
+                          f"[{s.topic_lo:.3g}, {s.topic_hi:.3g}]", s.p_value, s.coherence] for s in styles]))
+    console.print(table("neutral-text perplexity (modules / base)", ["state", "ppl", "ratio", "95% CI"],
+                        [["neutral", ppl.ppl_modules, ppl.ratio, f"[{ppl.ratio_lo:.4f}, {ppl.ratio_hi:.4f}]"]]
+                        + [[f"{e}=1", v["ppl"], v["ratio"], f"[{v['ratio_lo']:.4f}, {v['ratio_hi']:.4f}]"] for e, v in ppl.by_state.items()]))
+    console.print(f"base perplexity {ppl.ppl_base:.3f} on {ppl.n_texts} neutral sentences; within 5 %: {ppl.within()}")
     console.print(table("parameters", ["module", "trainable", "fraction", "seed table"],
                         [[k, v["trainable"], f"{100 * v['fraction']:.4f}%", v["seed_table"]] for k, v in params.items()]))
+
+
+def adapt_module(
+    modules: list[Path] = typer.Option(None, "--modules", help="Module folder(s): a prefix/adapter/steering module, and a reward module for the with-reward runs."),
+    model: str = typer.Option(None, "--model", "-m", help="Base model (default: the modules' own)."),
+    marker: str = typer.Option("hedges", "--marker", help="What the scripted user wants: hedges, questions, alternatives, warmth or vader."),
+    n_runs: int = typer.Option(3, "--n-runs", min=1, help="Runs (seeds) per condition."),
+    max_episodes: int = typer.Option(10, "--max-episodes", min=1),
+    streak: int = typer.Option(2, "--streak", min=1, help="Consecutive +1 ratings that count as recovered."),
+    n_candidates: int = typer.Option(4, "--n-candidates", min=2, help="Best-of-N candidates in the with-reward runs."),
+    max_new_tokens: int = typer.Option(16, "--max-new-tokens", min=1),
+    use_memory: bool = typer.Option(True, "--memory/--no-memory", help="Store episodes in a fresh SQLite emotional memory per run (curiosity = novelty against it)."),
+    runs_root: Path = RunsRootOpt,
+    seed: int = SeedOpt,
+    device: str = DeviceOpt,
+    json_out: bool = JsonOpt,
+) -> None:
+    """Online adaptation (phase 3): a scripted user rates −1 until answers show MARKER; episodes-to-recover with and without the reward model."""
+    import copy
+
+    from frozen_llm_modules.attach import EmotionalLLM
+    from frozen_llm_modules.memory import EmotionalMemory
+    from frozen_llm_modules.online import run_online_adaptation
+    from frozen_llm_modules.style_markers import MARKERS
+    from frozen_llm_modules.training import heldout_prompts
+    from interp.io import atomic_write_json
+    from interp.run_context import RunContext
+
+    if marker not in MARKERS:
+        raise ModuleError(f"--marker must be one of {', '.join(MARKERS)}, got {marker!r}")
+    m, mods = _load_modules(model, list(modules or []), device, quiet=json_out)
+    rm = mods.pop("reward", None)
+    enc = mods.pop("encoder", None)
+    ctx = RunContext.create("adapt-module", {"modules": [str(d) for d in modules], "marker": marker, "n_runs": n_runs,
+                                             "max_episodes": max_episodes, "streak": streak, "n_candidates": n_candidates,
+                                             "max_new_tokens": max_new_tokens, "memory": use_memory}, root=runs_root, seed=seed)
+    prompts = heldout_prompts()
+    conditions = [("without_reward_model", None)] + ([("with_reward_model", rm)] if rm is not None else [])
+    runs: dict[str, list[dict]] = {}
+    for name, reward in conditions:
+        runs[name] = []
+        for i in range(n_runs):
+            llm = EmotionalLLM(m, **copy.deepcopy(mods))  # every run starts from the saved weights
+            mem = EmotionalMemory(ctx.path / f"memory-{name}-{i}.sqlite", model_name=m.ec_info.name) if use_memory else None
+            run = run_online_adaptation(llm, prompts[3 * i:] + prompts[:3 * i], marker=marker,
+                                        reward_model=copy.deepcopy(reward) if reward is not None else None,
+                                        encoder=copy.deepcopy(enc) if enc is not None else None, memory=mem,
+                                        max_episodes=max_episodes, streak=streak, n_candidates=n_candidates,
+                                        max_new_tokens=max_new_tokens, seed=seed + i)
+            if mem is not None:
+                mem.close()
+            runs[name].append(run.to_dict())
+            if not json_out:
+                console.print(f"{name} run {i}: episodes-to-recover {run.episodes_to_recover} feedback {run.feedback}")
+    summary = {"marker": marker, "modules": sorted(mods) + (["reward"] if rm is not None else []), "max_episodes": max_episodes,
+               "streak": streak,
+               "episodes_to_recover": {k: [r["episodes_to_recover"] for r in v] for k, v in runs.items()},
+               "recovered": {k: sum(r["episodes_to_recover"] is not None for r in v) for k, v in runs.items()},
+               "run_dir": str(ctx.path)}
+    atomic_write_json(ctx.path / "adaptation.json", {**summary, "runs": runs})
+    summary["wall_seconds"] = ctx.finish()
+    if json_out:
+        emit_json(summary)
+        return
+    console.print(table(f"online adaptation toward {marker} (None = not recovered within {max_episodes})",
+                        ["condition", "episodes-to-recover per run", "recovered"],
+                        [[k, v, f"{summary['recovered'][k]}/{n_runs}"] for k, v in summary["episodes_to_recover"].items()]))
 
 
 def register(app: typer.Typer) -> None:
     app.command("train-module")(train_module)
     app.command("chat")(chat)
     app.command("eval-module")(eval_module)
+    app.command("adapt-module")(adapt_module)

@@ -62,5 +62,49 @@ def test_eval_module_reports_styles_perplexity_and_params(steering_dir, tmp_path
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert [s["marker"] for s in out["styles"]] == ["hedges", "questions", "alternatives", "warmth"]
-    assert all(s["lo"] <= s["diff"] <= s["hi"] for s in out["styles"])
+    assert all(s["lo"] <= s["diff"] <= s["hi"] and s["topic_lo"] <= s["diff"] <= s["topic_hi"] for s in out["styles"])
+    assert set(out["perplexity"]["by_state"]) == {"fear", "curiosity", "frustration", "joy"}
+    assert out["perplexity"]["ratio"] == 1.0  # steering at the neutral state is the base model
     assert out["perplexity"]["n_texts"] == 2 and out["params"]["steering"]["trainable"] == 128
+
+
+@pytest.fixture(scope="module")
+def reward_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("reward")
+    r = _cli("train-module", "--kind", "reward", "--model", "tiny", "--steps", "5", "--out", str(root / "reward"),
+             "--runs-root", str(root / "runs"), "--json")
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert report["weights_unchanged"] and 0 <= report["heldout_accuracy"]["value"] <= 1
+    return root / "reward"
+
+
+def test_adapt_module_reports_episodes_with_and_without_reward_model(steering_dir, reward_dir, tmp_path):
+    r = _cli("adapt-module", "--modules", str(steering_dir), "--modules", str(reward_dir), "--marker", "questions",
+             "--n-runs", "1", "--max-episodes", "2", "--n-candidates", "2", "--max-new-tokens", "3",
+             "--runs-root", str(tmp_path / "runs"), "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert set(out["episodes_to_recover"]) == {"without_reward_model", "with_reward_model"}
+    assert sorted(out["modules"]) == ["reward", "steering"] and (tmp_path / "runs").exists()
+
+
+def test_adapt_module_unknown_marker_exits_2(steering_dir):
+    r = _cli("adapt-module", "--modules", str(steering_dir), "--marker", "sarcasm")
+    assert r.returncode == 2 and "--marker must be one of" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_train_module_bad_corpus_exits_2(tmp_path):
+    bad = tmp_path / "c.jsonl"
+    bad.write_text('{"style": "anger", "prompt": "p", "response": "r"}\n')
+    r = _cli("train-module", "--kind", "steering", "--model", "tiny", "--corpus", str(bad))
+    assert r.returncode == 2 and "style corpus line 1" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_eval_module_scores_reward_module_by_reranking(reward_dir, tmp_path):
+    r = _cli("eval-module", "--modules", str(reward_dir), "--n-prompts", "3", "--max-new-tokens", "2", "--best-of", "2",
+             "--runs-root", str(tmp_path / "runs"), "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert [s["marker"] for s in out["rerank"]] == ["hedges", "questions", "alternatives", "warmth"]
+    assert "styles" not in out and out["params"]["reward"]["trainable"] > 0

@@ -105,3 +105,53 @@ def test_steering_init_from_emotion_vectors(tiny_model):
     wrong = [EmotionVector("gratitude", torch.randn(d), resid_pre(0), 0, "sentence_end", "neutral", "tiny", "h", "x")]
     with pytest.raises(ModuleError, match="resid_pre"):
         st.init_from_vectors(wrong, mapping={"joy": "gratitude"})
+
+
+def test_prefix_neutral_state_adds_no_virtual_tokens(tiny_model):
+    llm = _llm(tiny_model)
+    llm.disable_all()
+    llm.enable("prefix")
+    with torch.no_grad():
+        llm.modules["prefix"].delta.normal_()
+    b = llm.encode(["hello there", "a longer prompt here"])
+    base = tiny_model(b.tokens, attention_mask=b.attention_mask)
+    llm.set_state(EmotionalState.neutral())
+    assert llm.n_prefix == 0 and torch.equal(llm(b.tokens, b.attention_mask), base)
+    llm.set_state(torch.tensor([[0.0, 0, 0, 0], [1.0, 0, 0, 0]]))  # mixed batch: row 0's virtual tokens are masked
+    out = llm(b.tokens, b.attention_mask)
+    real = b.attention_mask.bool()
+    torch.testing.assert_close(out[0][real[0]], base[0][real[0]], rtol=1e-4, atol=1e-4)
+    assert not torch.allclose(out[1][real[1]], base[1][real[1]], atol=1e-3)
+
+
+def test_prefix_hook_leaves_cached_decoding_steps_alone(tiny_model):
+    from frozen_llm_modules.prefix import replace_prefix_hook
+
+    p = EmotionalPrefix(tiny_model.cfg.d_model, n_virtual=3)
+    hook = replace_prefix_hook(p, lambda: EmotionalState(fear=1).to_tensor())
+    one = torch.randn(2, 1, tiny_model.cfg.d_model)
+    assert torch.equal(hook(one, None), one)
+    full = torch.randn(2, 5, tiny_model.cfg.d_model)
+    out = hook(full, None)
+    assert torch.equal(out[:, 3:], full[:, 3:]) and torch.equal(out[:, :3], p.embeddings(torch.tensor([1.0, 0, 0, 0])).expand(2, -1, -1))
+
+
+@pytest.mark.real
+def test_kv_cached_generation_matches_full_recompute_on_real_model(real_model):
+    torch.manual_seed(0)
+    pf = EmotionalPrefix.for_model(real_model, n_virtual=4)
+    st = EmotionSteeringModule.for_model(real_model)
+    with torch.no_grad():
+        pf.delta.normal_(std=0.02)
+        st.vectors.normal_(std=0.5)
+    llm = EmotionalLLM(real_model, prefix=pf, steering=st)
+    prompts = ["How do I choose a laptop?", "Can you help me reduce food waste?"]
+    outs = {}
+    for state in (EmotionalState.neutral(), EmotionalState(fear=1.0, joy=0.5)):
+        llm.set_state(state)
+        cached = llm.generate(prompts, max_new_tokens=8)
+        assert cached == llm.generate(prompts, max_new_tokens=8, use_kv_cache=False)
+        outs[str(state)] = cached
+    llm.disable_all()
+    assert llm.generate(prompts, max_new_tokens=8) == outs[str(EmotionalState.neutral())]  # neutral ≡ base
+    assert outs[str(EmotionalState(fear=1.0, joy=0.5))] != outs[str(EmotionalState.neutral())]

@@ -31,3 +31,14 @@ def test_online_adaptation_runs_with_and_without_reward_model(tiny_model):
     assert any(not torch.equal(a, b) for a, b in zip(before_rm, rm.parameters()))
     plain = run_online_adaptation(llm, ["fix it"], marker="alternatives", max_episodes=2, max_new_tokens=3)
     assert not plain.with_reward_model and len(plain.answers) == len(plain.feedback) <= 2
+
+
+def test_online_adaptation_stores_episodes_in_memory_and_novelty_drops(tiny_model, tmp_path):
+    from frozen_llm_modules.memory import EmotionalMemory
+
+    llm = EmotionalLLM(tiny_model, steering=EmotionSteeringModule.for_model(tiny_model))
+    mem = EmotionalMemory(tmp_path / "m.sqlite", model_name="tiny")
+    run = run_online_adaptation(llm, ["fix it"], marker="questions", memory=mem,
+                                max_episodes=3, streak=5, max_new_tokens=2)
+    assert len(mem) == len(run.feedback) == 3
+    assert run.states[0]["curiosity"] == 1.0 and run.states[1]["curiosity"] < 0.01  # same prompt again: not novel

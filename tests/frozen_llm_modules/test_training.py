@@ -27,11 +27,18 @@ def test_train_behaviour_keeps_base_frozen_and_lowers_loss(tiny_model, kind):
     llm = EmotionalLLM(tiny_model, **{kind: mod})
     rows = [r for r in load_style_corpus() if r["style"] == "joy"][:4]
     before = {k: v.clone() for k, v in mod.state_dict().items()}
+
+    def nll() -> float:  # the training rows at the top of the training state range
+        llm.set_state(EmotionalState.only("joy"))
+        with torch.no_grad():
+            return float(llm.response_nll([r["prompt"] for r in rows], [r["response"] for r in rows]).mean())
+
+    nll0 = nll()
     rep = train_behaviour(llm, kind, rows, steps=15, batch_size=2, lr=0.05)
     assert rep.base_hash_before == rep.base_hash_after == weights_hash(tiny_model)
     assert not any(p.requires_grad for p in tiny_model.parameters())
     assert any(not torch.equal(before[k], v) for k, v in mod.state_dict().items())
-    assert rep.loss_last < rep.loss_first
+    assert nll() < nll0
 
 
 @pytest.mark.real
@@ -46,3 +53,29 @@ def test_train_steering_on_real_model_keeps_weights_hash(real_model):
     llm.set_state(EmotionalState.neutral())
     toks = real_model.to_tokens("No hooks are left behind.")
     assert torch.equal(real_model(toks), llm.model(toks))
+
+
+def test_train_behaviour_batches_take_styles_in_turn(tiny_model):
+    mod = EmotionSteeringModule.for_model(tiny_model)
+    llm = EmotionalLLM(tiny_model, steering=mod)
+    train_behaviour(llm, "steering", load_style_corpus(), steps=1, batch_size=4, lr=0.05)
+    assert (mod.vectors.abs().sum(-1) > 0).all()  # one step touched every emotion's vector
+
+
+@pytest.mark.real
+def test_trained_steering_conditions_on_state_on_real_model(real_model):
+    """A few steps on the real model make fear-style answers likelier under fear than under joy or the base."""
+    rows = load_style_corpus()
+    train, held = split_corpus(rows)
+    mod = EmotionSteeringModule.for_model(real_model)
+    llm = EmotionalLLM(real_model, steering=mod)
+    train_behaviour(llm, "steering", train, steps=6, batch_size=4, lr=0.05)
+    fear = [r for r in held if r["style"] == "fear"][:6]
+    prompts, responses = [r["prompt"] for r in fear], [r["response"] for r in fear]
+    nll = {}
+    with torch.no_grad():
+        for name, state in (("base", EmotionalState.neutral()), ("fear", EmotionalState.only("fear")),
+                            ("joy", EmotionalState.only("joy"))):
+            llm.set_state(state)
+            nll[name] = llm.response_nll(prompts, responses)
+    assert (nll["fear"] < nll["base"]).all() and (nll["fear"] < nll["joy"]).all()
