@@ -1,7 +1,8 @@
 """Optional MLflow logging of a run: params, headline metrics, and the report as an artifact.
 
-Active only when the ``tracking`` extra (mlflow) is installed; the store defaults to a
-local folder ``<runs root>/mlruns`` (``$MLFLOW_TRACKING_URI`` overrides it).
+Active only when the ``tracking`` extra (mlflow) is installed; the store defaults to a local
+SQLite database ``<runs root>/mlflow.db`` with artifacts under ``<runs root>/mlartifacts``
+(``$MLFLOW_TRACKING_URI`` overrides it). MLflow 3 refuses the old ``./mlruns`` file store.
 """
 
 import importlib.util
@@ -24,6 +25,11 @@ def _flatten(d: dict, prefix: str = "") -> dict[str, str]:
     return out
 
 
+def tracking_uri(runs_root: str | Path) -> str:
+    """``$MLFLOW_TRACKING_URI``, else the SQLite store ``<runs root>/mlflow.db``."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path(runs_root).resolve() / 'mlflow.db'}"
+
+
 def log_run(run_dir: str | Path, *, runs_root: str | Path = "runs") -> str | None:
     """Log ``run_dir`` to MLflow; return the MLflow run id, or None when mlflow is not installed."""
     if not mlflow_available():
@@ -34,10 +40,14 @@ def log_run(run_dir: str | Path, *, runs_root: str | Path = "runs") -> str | Non
     from interp.io import read_json
 
     run = Path(run_dir)
-    uri = os.environ.get("MLFLOW_TRACKING_URI") or (Path(runs_root).resolve() / "mlruns").as_uri()
-    mlflow.set_tracking_uri(uri)
+    root = Path(runs_root).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(tracking_uri(root))
     manifest = read_json(run / "manifest.json")
-    mlflow.set_experiment(manifest.get("study", "emotion-circuits"))
+    name = manifest.get("study", "emotion-circuits")
+    if mlflow.get_experiment_by_name(name) is None:
+        mlflow.create_experiment(name, artifact_location=(root / "mlartifacts" / name).as_uri())
+    mlflow.set_experiment(name)
     with mlflow.start_run(run_name=run.name) as active:
         config = read_json(run / "config.json") if (run / "config.json").exists() else {}
         mlflow.log_params(_flatten(config))

@@ -34,7 +34,13 @@ def run(
 
         if chromium_path():
             shot = str(take(report, ctx.path / "report.png"))
-    mlflow_id = log_run(ctx.path, runs_root=runs_root)
+    try:
+        mlflow_id = log_run(ctx.path, runs_root=runs_root)
+    except Exception as exc:  # noqa: BLE001 - tracking is optional: the run is complete and saved either way
+        mlflow_id = None
+        from experiments.cli_common import err_console
+
+        err_console.print(f"warning: MLflow logging failed ({type(exc).__name__}: {exc}); the run itself is complete", markup=False)
     elapsed = round(time.perf_counter() - t0, 1)
     summary = {"run_dir": str(ctx.path), "report": str(report), "screenshot": shot, "wall_seconds": wall,
                "this_invocation_seconds": elapsed, "phases": status, "mlflow_run_id": mlflow_id}
