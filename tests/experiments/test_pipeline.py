@@ -208,3 +208,22 @@ def test_run_rejects_bad_phase_setup(tmp_path, capsys, model_b):
     study.write_text('[study]\nname = "b"\nmodel = "tiny"\nphases = ["dataset", "extract", "vectors"]\n[extract]\nhooks = ["resid_pre"]\n')
     code, _, err = run_cli(["run", str(study), "--runs-root", str(tmp_path)], capsys)
     assert code == 2 and "[vectors] hook is 'resid_post'" in err and "add 'resid_post' to [extract] hooks" in err
+
+
+def test_runs_list_and_compare(full_run, capsys):
+    """A reused run has the same headline numbers: compare shows them side by side with difference 0."""
+    summary, runs, study = full_run
+    code, out, _ = run_cli(["run", str(study), "--runs-root", str(runs), "--json", "--new", "--no-screenshot"], capsys)
+    second = json.loads(out)
+    code, out, _ = run_cli(["runs", "list", "--runs-root", str(runs), "--json"], capsys)
+    listed = {r["path"]: r for r in json.loads(out)}
+    assert code == 0 and {summary["run_dir"], second["run_dir"]} <= set(listed)
+    assert all(listed[r]["complete"] and listed[r]["study"] == "small" for r in (summary["run_dir"], second["run_dir"]))
+    code, out, _ = run_cli(["runs", "compare", summary["run_dir"], second["run_dir"], "--json"], capsys)
+    rows = json.loads(out)
+    numeric = [r for r in rows if r["diff"] is not None]
+    assert code == 0 and len(numeric) >= 10
+    assert all(r["diff"] == 0 and r["a"]["lo"] == r["b"]["lo"] for r in numeric)
+    assert any(r["measure"].startswith("sweep: gratitude: best cell") for r in numeric)
+    code, _, err = run_cli(["runs", "compare", summary["run_dir"], str(runs / "nope"), "--json"], capsys)
+    assert code == 2 and "not a run folder" in err
