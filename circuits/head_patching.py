@@ -94,9 +94,10 @@ def _check_lengths(src, tgt, mode: str, positions: str) -> None:
 class _HeadPatcher:
     """Per-layer live captures of the target run and the hook factories that patch query heads."""
 
-    def __init__(self, model, src_cache: dict, src_batch, tgt_batch, mode: str, positions: str):
+    def __init__(self, model, src_cache: dict, src_batch, tgt_batch, mode: str, positions: str, *, only_width: int | None = None):
         self.model, self.src, self.mode, self.positions = model, src_cache, mode, positions
         self.sb, self.tb = src_batch, tgt_batch
+        self.only_width = only_width  # patch only calls of this many positions (the prompt pass of a cached generation)
         self.live: dict[str, Tensor] = {}
 
     def capture_live_hook(self, name: str):
@@ -107,6 +108,8 @@ class _HeadPatcher:
 
     def patch_head_z_hook(self, layer: int, heads: list[int]):
         def hook(z: Tensor, hook) -> Tensor:
+            if self.only_width is not None and z.shape[1] != self.only_width:
+                return z  # a KV-cached decoding step: no source counterpart, left unpatched
             z = z.clone()
             zs = self.src[hook_z(layer)]
             for h in heads:
@@ -138,12 +141,22 @@ class _HeadPatcher:
         return out
 
 
+def head_patch_hooks(model, src_cache: dict, sb, tb, heads: Sequence[Head], mode: str, positions: str = "all", *,
+                     only_width: int | None = None) -> list:
+    """``fwd_hooks`` patching ``heads`` of the target run from ``src_cache`` (see :func:`run_source`).
+
+    ``only_width``: patch only forward calls with that many positions (the prompt pass of a KV-cached
+    generation), leaving the one-token decoding steps unpatched.
+    """
+    return _HeadPatcher(model, src_cache, sb, tb, mode, positions, only_width=only_width).hooks(heads)
+
+
 def _source_names(layers) -> list[str]:
     return [n for l in layers for n in (hook_z(l), hook_pattern(l), block_hook("v", l))]
 
 
 @torch.no_grad()
-def _run_source(model, sb, layers) -> tuple[Tensor, dict[str, Tensor]]:
+def run_source(model, sb, layers) -> tuple[Tensor, dict[str, Tensor]]:
     """Source logits and its ``hook_z`` / ``hook_pattern`` / ``hook_v`` of ``layers`` (one forward pass)."""
     device = next(model.parameters()).device
     cache: dict[str, Tensor] = {}
@@ -184,7 +197,7 @@ def patched_logits(model, source_texts: Sequence[str], target_texts: Sequence[st
     heads = validate_heads(model, heads)
     sb, tb = _tokenize_pair(model, source_texts, target_texts, mode, positions)
     device = next(model.parameters()).device
-    src_logits, src_cache = _run_source(model, sb, sorted({l for l, _ in heads}))
+    src_logits, src_cache = run_source(model, sb, sorted({l for l, _ in heads}))
     tgt_logits = model(tb.tokens.to(device), attention_mask=tb.attention_mask.to(device))
     return src_logits, tgt_logits, _run_patched(model, src_cache, sb, tb, heads, mode, positions), sb, tb
 
@@ -235,7 +248,7 @@ def patch_heads(model, source_texts: Sequence[str], target_texts: Sequence[str],
     for s in range(0, len(source_texts), batch_size):
         sb, tb = _tokenize_pair(model, source_texts[s:s + batch_size], target_texts[s:s + batch_size], mode, positions)
         # one source pass (caching every layer any head set needs) and one target pass serve all head sets
-        sl, cache = _run_source(model, sb, layers)
+        sl, cache = run_source(model, sb, layers)
         tl = model(tb.tokens.to(device), attention_mask=tb.attention_mask.to(device))
         m_s, m_t = emotion_logprob(sl, sb.end_positions, ids), emotion_logprob(tl, tb.end_positions, ids)
         m_p = emotion_logprob(_run_patched(model, cache, sb, tb, heads, mode, positions), tb.end_positions, ids)

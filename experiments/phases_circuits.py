@@ -74,63 +74,129 @@ def _ks(max_k: int) -> list[int]:
     return sorted({k for k in (1, 2, 5, 10, 20) if k <= max_k} | {max_k})
 
 
+def _gen_row(emotion: str, g: dict, what: str) -> dict:
+    """Headline row of a generation effect (target score column, random-heads control as baseline)."""
+    t = g["target"]
+    e, r = g["effect"][t], g["random_effect"].get(t)
+    kw = g["keyword_total"]
+    return row(f"{emotion}: {what}, Δ {t} of continuations", e["value"], e["lo"], e["hi"], p=g["p"][t],
+               baseline=f"{len(g['random_draw_effects'])} random head sets: {_est(r)}" if r else "unintervened continuations",
+               note=f"{g['n_prompts']} prompts, greedy {g['config']['max_new_tokens']} tokens; clean mean {g['clean_mean'][t]:.3f}; "
+                    f"{emotion} keywords {kw['clean']} → {kw['intervened']}")
+
+
+def _gen_table(title: str, gens: list[dict]) -> dict:
+    return {"title": title, "columns": ["intervention", "score", "clean", "intervened", "Δ (95% CI)", "p", "random heads Δ"],
+            "rows": [[g["intervention"], c, round(g["clean_mean"][c], 4), round(g["treated_mean"][c], 4), _est(e), round(g["p"][c], 4),
+                      _est(g["random_effect"][c]) if c in g["random_effect"] else "—"]
+                     for g in gens for c, e in g["effect"].items()]}
+
+
 def phase_ablate(state: StudyState, out: Path) -> dict:
-    """Phase 6: ablate the top-k screened heads together vs k random heads; Δ log P(emotion word) at the sentence end."""
+    """Phase 6: per emotion, ablate the top-k screened heads together vs k random heads; Δ log P(emotion word) at the sentence end
+    (and, with ``generate_prompts``, the scored continuations of emotion sentences with the top ``max_k`` heads ablated)."""
     from circuits.ablation import cumulative_ablation, mean_z
+    from circuits.generation_effects import ablation_generation_effect
 
     cfg, seed = state.cfg.ablate, state.cfg.study.seed
     m = state.model(state.cfg.study.model)
     scr = _screening(state)
-    ranked = scr.top_heads(cfg.emotion, cfg.max_k)
     means = mean_z(m, state.dataset.texts) if cfg.mode == "mean" else None
-    res = cumulative_ablation(m, _texts(state, cfg.emotion), cfg.emotion, ranked, _ks(cfg.max_k), mode=cfg.mode, means=means,
-                              n_random=cfg.n_random, seed=seed, progress=state.progress)
-    res.save(out)
-    d = res.to_dict()
-    headline = [row(f"{cfg.emotion}: {cfg.mode}-ablate top {r['k']} heads, Δ log P(emotion word)", r["top_effect"]["value"],
-                    r["top_effect"]["lo"], r["top_effect"]["hi"], p=r.get("p_draws"),
-                    baseline=f"{r['k']} random heads: {_est(r['random_effect'])}; draws range "
-                             f"[{r['random_draw_min']:+.3f}, {r['random_draw_max']:+.3f}]",
-                    note=f"top − random {_est(r['top_minus_random'])}; p = share of random draws with |effect| ≥ top's")
-                for r in d["rows"]]
+    ks = _ks(cfg.max_k)
+    per = len(ks) * (1 + cfg.n_random) + (2 + cfg.generate_random if cfg.generate_prompts else 0)
+    headline, tables, gens = [], [], []
+    for i, emotion in enumerate(cfg.emotions):
+        ranked = scr.top_heads(emotion, cfg.max_k)
+
+        def progress(done: int, total: int, base: int = i * per) -> None:
+            state.progress(base + done, per * len(cfg.emotions))
+
+        def gen_progress(done: int, total: int, base: int = i * per + len(ks) * (1 + cfg.n_random)) -> None:
+            state.progress(base + done, per * len(cfg.emotions))
+
+        res = cumulative_ablation(m, _texts(state, emotion), emotion, ranked, ks, mode=cfg.mode, means=means,
+                                  n_random=cfg.n_random, seed=seed, progress=progress)
+        res.save(out)
+        d = res.to_dict()
+        headline += [row(f"{emotion}: {cfg.mode}-ablate top {r['k']} heads, Δ log P(emotion word)", r["top_effect"]["value"],
+                         r["top_effect"]["lo"], r["top_effect"]["hi"], p=r.get("p_draws"),
+                         baseline=f"{r['k']} random heads: {_est(r['random_effect'])}; draws range "
+                                  f"[{r['random_draw_min']:+.3f}, {r['random_draw_max']:+.3f}]",
+                         note=f"top − random {_est(r['top_minus_random'])}; p = share of random draws with |effect| ≥ top's")
+                     for r in d["rows"]]
+        tables.append({"title": f"{emotion}: ranked heads", "columns": ["rank", "head"],
+                       "rows": [[j + 1, h] for j, h in enumerate(d["ranked_heads"])]})
+        if cfg.generate_prompts:
+            g = ablation_generation_effect(m, _texts(state, emotion)[: cfg.generate_prompts], emotion, ranked, mode=cfg.mode,
+                                           means=means, n_random=cfg.generate_random, max_new_tokens=cfg.max_new_tokens, seed=seed,
+                                           progress=gen_progress)
+            gens.append(g.to_dict())
+            atomic_write_json(out / f"ablation_generation_{emotion}.json", gens[-1])
+            headline.append(_gen_row(emotion, gens[-1], f"{cfg.mode}-ablate top {cfg.max_k} heads"))
+    if gens:
+        tables.append(_gen_table("continuations of emotion sentences with the top heads ablated (paired by prompt)", gens))
+    gen_text = (f" Generations: {cfg.generate_prompts} emotion sentences per emotion continued greedily for {cfg.max_new_tokens} tokens "
+                f"with the top {cfg.max_k} heads ablated at every position, scored by VADER and emotion keywords, vs "
+                f"{cfg.generate_random} random {cfg.max_k}-head sets.") if gens else ""
     return {"text": f"{cfg.mode} ablation on hook_z (per query head; a KV head shared with other query heads is left intact). "
-                    f"Metric: log-probability that the next token after the {cfg.emotion} sentence is a {cfg.emotion} word, nats; "
-                    f"ablated − clean, bootstrap CI over {d['config']['n_sentences']} sentences; random heads averaged over {cfg.n_random} draws.",
-            "headline": headline,
-            "tables": [{"title": "ranked heads", "columns": ["rank", "head"], "rows": [[i + 1, h] for i, h in enumerate(d["ranked_heads"])]}]}
+                    f"Metric: log-probability that the next token after an emotion sentence is a word of that emotion, nats; "
+                    f"ablated − clean, bootstrap CI over sentences; random heads averaged over {cfg.n_random} draws.{gen_text}",
+            "headline": headline, "tables": tables}
 
 
 def phase_patch_heads(state: StudyState, out: Path) -> dict:
-    """Phase 7: patch the top screened head from emotion sentences into length-matched neutral ones, in every mode."""
+    """Phase 7: per emotion, patch the top screened head from emotion sentences into length-matched neutral ones, in every mode."""
+    from circuits.generation_effects import patching_generation_effect
     from circuits.head_patching import length_matched_pairs, patch_heads
     from interp.errors import DatasetError
 
     cfg, seed = state.cfg.patch_heads, state.cfg.study.seed
     m = state.model(state.cfg.study.model)
-    heads = _screening(state).top_heads(cfg.emotion, 1)
-    src_all, tgt_all = _texts(state, cfg.emotion), _texts(state, "neutral")
-    pairs = length_matched_pairs(m, src_all, tgt_all)[: cfg.n_pairs]
-    if len(pairs) < 2:
-        raise DatasetError(f"fewer than 2 {cfg.emotion} sentences have a neutral sentence of the same token length")
-    src, tgt = [src_all[i] for i, _ in pairs], [tgt_all[j] for _, j in pairs]
-    results = []
-    for i, mode in enumerate(cfg.modes):
-        results.append(patch_heads(m, src, tgt, cfg.emotion, heads, mode=mode, n_random=3, seed=seed).to_dict())
-        state.progress(i + 1, len(cfg.modes))
-    atomic_write_json(out / "head_patching.json", {"emotion": cfg.emotion, "heads": [f"L{l}H{h}" for l, h in heads],
-                                                   "n_pairs": len(pairs), "results": results})
-    name = f"L{heads[0][0]}H{heads[0][1]}"
-    headline = [row(f"{cfg.emotion}: patch top head ({r['mode']}), Δ log P(emotion word)", r["effect"]["value"], r["effect"]["lo"],
-                    r["effect"]["hi"],
-                    baseline=f"3 random heads: {_est(r['random_head_effect'])}" if r["random_head_effect"] else "unpatched target",
-                    note=f"{name}; source − target gap {_est(r['source_minus_target'])}; fraction of gap {r['fraction_of_gap']:.3f}")
-                for r in results]
-    return {"text": f"{len(pairs)} pairs: each {cfg.emotion} sentence with a neutral sentence of equal token length. Modes: pattern_v "
-                    f"(pattern and values from the source), v_only (values from the source, pattern from the target), pattern_only, "
-                    f"z (the head's whole output); equal lengths match position i to position i. With grouped-query attention one KV head's "
-                    f"v is shared by several query heads, so v is swapped only inside this query head's hook_z recomputation; the other "
-                    f"heads of its group keep the target's values.",
-            "headline": headline}
+    scr = _screening(state)
+    tgt_all = _texts(state, "neutral")
+    per = len(cfg.modes) * (2 if cfg.generate_prompts else 1)
+    headline, tables, gens, done = [], [], [], 0
+    for emotion in cfg.emotions:
+        heads = scr.top_heads(emotion, 1)
+        src_all = _texts(state, emotion)
+        pairs = length_matched_pairs(m, src_all, tgt_all)[: cfg.n_pairs]
+        if len(pairs) < 2:
+            raise DatasetError(f"fewer than 2 {emotion} sentences have a neutral sentence of the same token length")
+        src, tgt = [src_all[i] for i, _ in pairs], [tgt_all[j] for _, j in pairs]
+        results = []
+        for mode in cfg.modes:
+            results.append(patch_heads(m, src, tgt, emotion, heads, mode=mode, n_random=cfg.n_random, seed=seed).to_dict())
+            done += 1
+            state.progress(done, per * len(cfg.emotions))
+        emo_gens = []
+        if cfg.generate_prompts:
+            for mode in cfg.modes:
+                emo_gens.append(patching_generation_effect(m, src[: cfg.generate_prompts], tgt[: cfg.generate_prompts], emotion, heads,
+                                                           mode=mode, n_random=cfg.n_random, max_new_tokens=cfg.max_new_tokens,
+                                                           seed=seed).to_dict())
+                done += 1
+                state.progress(done, per * len(cfg.emotions))
+        gens += emo_gens
+        atomic_write_json(out / f"head_patching_{emotion}.json", {"emotion": emotion, "heads": [f"L{l}H{h}" for l, h in heads],
+                                                                  "n_pairs": len(pairs), "results": results, "generation": emo_gens})
+        name = f"L{heads[0][0]}H{heads[0][1]}"
+        headline += [row(f"{emotion}: patch top head ({r['mode']}), Δ log P(emotion word)", r["effect"]["value"], r["effect"]["lo"],
+                         r["effect"]["hi"],
+                         baseline=f"{cfg.n_random} random heads: {_est(r['random_head_effect'])}" if r["random_head_effect"]
+                         else "unpatched target",
+                         note=f"{name}; source − target gap {_est(r['source_minus_target'])}; fraction of gap {r['fraction_of_gap']:.3f}")
+                     for r in results]
+        headline += [_gen_row(emotion, g, f"patch top head ({g['config']['mode']})") for g in emo_gens]
+    if gens:
+        tables.append(_gen_table("continuations of neutral sentences with the top head patched on the prompt (paired by prompt)", gens))
+    return {"text": f"Per emotion, up to {cfg.n_pairs} pairs: each emotion sentence with a neutral sentence of equal token length. Modes: "
+                    f"pattern_v (pattern and values from the source), v_only (values from the source, pattern from the target), "
+                    f"pattern_only, z (the head's whole output); equal lengths match position i to position i. With grouped-query "
+                    f"attention one KV head's v is shared by several query heads, so v is swapped only inside this query head's hook_z "
+                    f"recomputation; the other heads of its group keep the target's values."
+                    + (f" Generations: the first {cfg.generate_prompts} patched neutral sentences continued greedily for "
+                       f"{cfg.max_new_tokens} tokens (patch on the prompt pass), scored by VADER and emotion keywords." if gens else ""),
+            "headline": headline, "tables": tables}
 
 
 def phase_ovqk(state: StudyState, out: Path) -> dict:

@@ -100,17 +100,23 @@ class ScreenSection:
 
 @dataclass
 class AblateSection:
-    emotion: str = "gratitude"
+    emotions: list[str] = field(default_factory=lambda: ["gratitude", "anger", "apology"])
     max_k: int = 10
     n_random: int = 10
     mode: str = "mean"
+    generate_prompts: int = 0  # > 0: also continue this many emotion sentences with the top max_k heads ablated
+    generate_random: int = 3  # random k-head draws for the generation control
+    max_new_tokens: int = 20
 
 
 @dataclass
 class PatchHeadsSection:
-    emotion: str = "gratitude"
+    emotions: list[str] = field(default_factory=lambda: ["gratitude", "anger", "apology"])
     modes: list[str] = field(default_factory=lambda: ["pattern_v", "v_only", "pattern_only", "z"])
     n_pairs: int = 20
+    n_random: int = 3
+    generate_prompts: int = 0  # > 0: also continue this many patched neutral sentences per mode
+    max_new_tokens: int = 20
 
 
 @dataclass
@@ -228,13 +234,18 @@ def validate(cfg: StudyConfig, *, source: str = "config") -> None:
         if e not in cfg.sweep.emotions:
             raise ConfigError(f"{source}: [sweep] targets names {e!r}, which is not in [sweep] emotions {cfg.sweep.emotions}")
     for sec, emos in (("sweep", cfg.sweep.emotions), ("screen", cfg.screen.emotions),
-                      ("ablate", [cfg.ablate.emotion]), ("patch_heads", [cfg.patch_heads.emotion]), ("ovqk", [cfg.ovqk.emotion])):
+                      ("ablate", cfg.ablate.emotions), ("patch_heads", cfg.patch_heads.emotions), ("ovqk", [cfg.ovqk.emotion])):
         for e in emos:
             if e not in known_emotions:
                 raise ConfigError(f"{source}: [{sec}] has unknown emotion {e!r}; allowed: {', '.join(known_emotions)}")
     for key, val, lo in (("[extract] batch_size", cfg.extract.batch_size, 1), ("[subspace] k", cfg.subspace.k, 1),
                          ("[sweep] n_prompts", cfg.sweep.n_prompts, 1), ("[sweep] max_new_tokens", cfg.sweep.max_new_tokens, 1),
                          ("[ablate] max_k", cfg.ablate.max_k, 1), ("[patch_heads] n_pairs", cfg.patch_heads.n_pairs, 2),
+                         ("[ablate] n_random", cfg.ablate.n_random, 1), ("[ablate] generate_prompts", cfg.ablate.generate_prompts, 0),
+                         ("[ablate] generate_random", cfg.ablate.generate_random, 0), ("[ablate] max_new_tokens", cfg.ablate.max_new_tokens, 1),
+                         ("[patch_heads] n_random", cfg.patch_heads.n_random, 0),
+                         ("[patch_heads] generate_prompts", cfg.patch_heads.generate_prompts, 0),
+                         ("[patch_heads] max_new_tokens", cfg.patch_heads.max_new_tokens, 1),
                          ("[ovqk] top_heads", cfg.ovqk.top_heads, 1), ("[vectors] n_boot", cfg.vectors.n_boot, 10)):
         if val < lo:
             raise ConfigError(f"{source}: {key} must be ≥ {lo}, got {val}")
@@ -250,6 +261,18 @@ def validate(cfg: StudyConfig, *, source: str = "config") -> None:
         raise ConfigError(f"{source}: [align] model_b is the study's own model {cfg.study.model!r}; name a second model (e.g. gemma3-270m)")
     if not 0.05 <= cfg.align.holdout <= 0.9:
         raise ConfigError(f"{source}: [align] holdout must be in [0.05, 0.9], got {cfg.align.holdout}")
+    for sec, emos in (("ablate", cfg.ablate.emotions), ("patch_heads", cfg.patch_heads.emotions), ("ovqk", [cfg.ovqk.emotion])):
+        if not emos:
+            raise ConfigError(f"{source}: [{sec}] emotions is empty; name at least one of {', '.join(known_emotions)}")
+        missing = [e for e in emos if e not in cfg.screen.emotions]
+        if cfg.enabled(sec) and missing:
+            raise ConfigError(f"{source}: [{sec}] needs the screening of {', '.join(missing)}, which [screen] emotions "
+                              f"{cfg.screen.emotions} leaves out; add it there")
+    from circuits.head_patching import MODES as PATCH_MODES
+
+    for md in cfg.patch_heads.modes:
+        if md not in PATCH_MODES:
+            raise ConfigError(f"{source}: [patch_heads] modes has {md!r}; allowed: {', '.join(PATCH_MODES)}")
     if cfg.ablate.mode not in ("zero", "mean"):
         raise ConfigError(f"{source}: [ablate] mode must be 'zero' or 'mean', got {cfg.ablate.mode!r}")
 

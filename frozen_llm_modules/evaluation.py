@@ -7,7 +7,7 @@ import torch
 
 from frozen_llm_modules.state import EMOTIONS, EmotionalState
 from frozen_llm_modules.style_markers import MARKERS, TARGET_MARKER, has_marker, markers
-from interp.stats import bootstrap_ci, bootstrap_diff_ci
+from interp.stats import bootstrap_ci, bootstrap_diff_ci, sign_flip_pvalue
 
 #: Trainable-parameter fractions the seed's table gives.
 SEED_FRACTIONS = {"prefix": "~0.1%", "adapter": "~1-2%", "steering": "~0.01%", "memory": "~5%", "reward": "~10%"}
@@ -48,14 +48,6 @@ def generate_conditions(llm, prompts: list[str], *, max_new_tokens: int = 20, pr
     return out
 
 
-def sign_flip_pvalue(d: np.ndarray, *, n_perm: int = 5000, seed: int = 0) -> float:
-    """Two-sided paired permutation (sign-flip) p-value of mean(d) = 0, (count + 1) / (n_perm + 1)."""
-    rng = np.random.default_rng(seed)
-    obs = abs(d.mean())
-    flips = rng.choice([-1.0, 1.0], size=(n_perm, len(d)))
-    return float(((np.abs((flips * d).mean(1)) >= obs - 1e-12).sum() + 1) / (n_perm + 1))
-
-
 def compare_marker(emotion: str, a: np.ndarray, b: np.ndarray, texts: list[str], *, n_boot: int = 2000,
                    seed: int = 0) -> StyleResult:
     """Paired difference ``a − b`` of ``emotion``'s target marker (one value per prompt, prompts in paraphrase triples)."""
@@ -82,30 +74,57 @@ def style_results(responses: dict[str, list[str]], *, n_boot: int = 2000, seed: 
     return res
 
 
-def rerank_results(llm, rm, prompts: list[str], *, n: int = 4, max_new_tokens: int = 20, temperature: float = 0.9,
-                   seed: int = 0, n_boot: int = 2000) -> tuple[list[StyleResult], dict[str, list[str]]]:
-    """The reward model's style effect: best-of-``n`` under each full emotion vs a random candidate.
+#: Instructions appended to the user turn to diversify a hinted candidate pool (the reward model never sees them).
+STYLE_HINTS = {"fear": "Answer cautiously: hedge, and warn me to be careful.", "curiosity": "Answer only with questions back to me.",
+               "frustration": "Suggest a different approach or an alternative.", "joy": "Answer warmly and enthusiastically!",
+               "plain": ""}
+POOLS = ("hinted", "sampled")
 
-    ``n`` candidates per prompt are sampled once from the base (modules off); for each emotion the
-    reward model picks one under that state. ``module_mean`` is the marker of the picks, ``base_mean``
-    the candidates' mean marker (the expected value of an unranked pick), paired by prompt.
+
+def candidate_pool(llm, prompts: list[str], *, pool: str = "hinted", n: int = 4, max_new_tokens: int = 20,
+                   temperature: float = 0.9, seed: int = 0) -> tuple[list[str], int]:
+    """Candidates from the frozen base (modules off), ``per`` per prompt, flattened prompt-major: (candidates, per).
+
+    ``hinted``: one greedy answer per :data:`STYLE_HINTS` instruction appended to the user turn (diverse styles
+    the reranker must tell apart from the answer alone); ``sampled``: ``n`` samples at ``temperature``.
     """
-    from frozen_llm_modules.reward import response_features
+    from frozen_llm_modules.state import ModuleError
 
+    if pool not in POOLS:
+        raise ModuleError(f"unknown candidate pool {pool!r}; choose one of {', '.join(POOLS)}")
     saved = dict(llm.enabled)
     llm.disable_all()
     llm.set_state(EmotionalState.neutral())
-    flat = [p for p in prompts for _ in range(n)]
-    cands = llm.generate(flat, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed)
+    try:
+        if pool == "hinted":
+            hinted = [f"{p} {h}".strip() for p in prompts for h in STYLE_HINTS.values()]
+            return llm.generate(hinted, max_new_tokens=max_new_tokens), len(STYLE_HINTS)
+        flat = [p for p in prompts for _ in range(n)]
+        return llm.generate(flat, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed), n
+    finally:
+        llm.enabled.update(saved)
+
+
+def rerank_results(llm, rm, prompts: list[str], *, pool: str = "hinted", n: int = 4, max_new_tokens: int = 20,
+                   temperature: float = 0.9, seed: int = 0, n_boot: int = 2000) -> tuple[list[StyleResult], dict[str, list[str]]]:
+    """The reward model's style effect: under each full emotion, its best-of-N pick vs a random candidate.
+
+    Candidates come from :func:`candidate_pool`; the reward model scores each (plain prompt, candidate) under
+    the state and picks one. ``module_mean`` is the target marker of the picks, ``base_mean`` the candidates'
+    mean marker (the expected value of an unranked pick), paired by prompt.
+    """
+    from frozen_llm_modules.reward import response_features
+
+    cands, per = candidate_pool(llm, prompts, pool=pool, n=n, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed)
+    flat = [p for p in prompts for _ in range(per)]
     feats = torch.cat([response_features(llm, flat[i:i + 32], cands[i:i + 32]) for i in range(0, len(flat), 32)])
-    llm.enabled.update(saved)
     res, picks = [], {"candidates": cands}
     rows = np.arange(len(prompts))
     for e in EMOTIONS:
         st = EmotionalState.only(e).to_tensor()[None].expand(len(flat), -1)
-        pick = rm.score(feats, st).reshape(len(prompts), n).argmax(1).numpy()
-        vals = np.array([markers(c).get(TARGET_MARKER[e]) for c in cands]).reshape(len(prompts), n)
-        picks[e] = [cands[i * n + j] for i, j in zip(rows, pick)]
+        pick = rm.score(feats, st).reshape(len(prompts), per).argmax(1).numpy()
+        vals = np.array([markers(c).get(TARGET_MARKER[e]) for c in cands]).reshape(len(prompts), per)
+        picks[e] = [cands[i * per + j] for i, j in zip(rows, pick)]
         res.append(compare_marker(e, vals[rows, pick], vals.mean(1), picks[e], n_boot=n_boot, seed=seed))
     return res, picks
 

@@ -100,3 +100,18 @@ def holm_bonferroni(pvalues) -> np.ndarray:
         running = max(running, min(1.0, (m - rank) * p[i]))
         adj[i] = running
     return adj
+
+
+def sign_flip_pvalue(diff, *, n_perm: int = 5000, seed: int | np.random.Generator = 0) -> float:
+    """Two-sided paired permutation (sign-flip) p-value of mean(diff) = 0, (count + 1) / (n_perm + 1).
+
+    Non-finite differences are dropped; all-zero (or empty) differences give p = 1.
+    """
+    d = np.asarray(diff, dtype=float)
+    d = d[np.isfinite(d)]
+    if len(d) == 0 or np.all(d == 0):
+        return 1.0
+    rng = _rng(seed)
+    obs = abs(d.mean())
+    flips = rng.choice([-1.0, 1.0], size=(n_perm, len(d)))
+    return float(((np.abs((flips * d).mean(1)) >= obs - 1e-12).sum() + 1) / (n_perm + 1))

@@ -8,6 +8,7 @@ from jaxtyping import Int
 from torch import Tensor
 
 from interp.errors import ConfigError
+from interp.generation import continue_tokens, decode
 from interp.positions import pad_rows
 from steering.hooks import POSITION_MODES, SteeringSpec, steering_hooks
 
@@ -118,13 +119,6 @@ def prepare_prompts(model, prompts: Sequence[str], *, chat: bool = False) -> Pro
     return PromptBatch(tokens, mask, left)
 
 
-def _eos_ids(model) -> set[int]:
-    ids = getattr(model.cfg, "eos_token_id", None)
-    if ids is None:
-        ids = model.tokenizer.eos_token_id
-    return set(ids) if isinstance(ids, (list, tuple)) else ({int(ids)} if ids is not None else set())
-
-
 @torch.no_grad()
 def generate(model, prompts: Sequence[str], specs: Sequence[SteeringSpec] = (), *, positions: str = "all",
              config: GenerationConfig | None = None) -> Generation:
@@ -143,26 +137,17 @@ def generate(model, prompts: Sequence[str], specs: Sequence[SteeringSpec] = (), 
     if positions not in POSITION_MODES:
         raise ConfigError(f"positions {positions!r} is unknown; choose one of {', '.join(POSITION_MODES)}")
     prompts = list(prompts)
-    eos = _eos_ids(model) if cfg.stop_at_eos else set()
     conts: list[str] = []
     new: list[tuple[int, ...]] = []
-    device = model.cfg.device
     for start in range(0, len(prompts), cfg.batch_size):
         chunk = prompts[start : start + cfg.batch_size]
         batch = prepare_prompts(model, chunk, chat=cfg.chat)
         hooks = steering_hooks(model, specs, positions=positions, prompt_len=batch.prompt_len,
                                left_pad=batch.left_pad) if specs else []
-        torch.manual_seed(cfg.seed)
-        kwargs = dict(max_new_tokens=cfg.max_new_tokens, do_sample=cfg.do_sample, use_past_kv_cache=cfg.use_kv_cache,
-                      stop_at_eos=cfg.stop_at_eos, verbose=False, return_type="tokens")
-        if cfg.do_sample:
-            kwargs.update(temperature=cfg.temperature, top_k=cfg.top_k, top_p=cfg.top_p)
-        with model.hooks(fwd_hooks=hooks):
-            out = model.generate(batch.tokens.to(device), attention_mask=batch.attention_mask.to(device), **kwargs)
-        for row in out[:, batch.prompt_len :].tolist():
-            cut = next((i for i, t in enumerate(row) if t in eos), len(row))
-            ids = tuple(row[:cut])
-            new.append(ids)
-            conts.append(model.tokenizer.decode(list(ids), skip_special_tokens=True))
+        rows = continue_tokens(model, batch.tokens, batch.attention_mask, fwd_hooks=hooks, max_new_tokens=cfg.max_new_tokens,
+                               do_sample=cfg.do_sample, temperature=cfg.temperature, top_k=cfg.top_k, top_p=cfg.top_p,
+                               seed=cfg.seed, use_kv_cache=cfg.use_kv_cache, stop_at_eos=cfg.stop_at_eos)
+        new += rows
+        conts += decode(model, rows)
     return Generation(tuple(prompts), tuple(conts), tuple(new), cfg.seed, positions, cfg.to_dict(),
                       tuple(s.describe() for s in specs))

@@ -26,7 +26,7 @@ import torch
 from interp.errors import ConfigError
 from interp.hook_names import block_hook, validate_layer
 from interp.io import atomic_write_json, atomic_write_text, atomic_write_with, ensure_writable_dir, read_json
-from interp.stats import Estimate, bootstrap_ci, bootstrap_diff_ci, holm_bonferroni
+from interp.stats import Estimate, bootstrap_ci, bootstrap_diff_ci, holm_bonferroni, sign_flip_pvalue
 from steering.generation import GenerationConfig, generate
 from steering.hooks import SCALE_MODES, SteeringSpec, check_alpha, mean_resid_norm
 
@@ -98,17 +98,6 @@ def random_direction(d_model: int, seed: int) -> torch.Tensor:
     g = torch.Generator().manual_seed(int(seed))
     r = torch.randn(d_model, generator=g)
     return r / r.norm()
-
-
-def _paired_signflip_p(diff: np.ndarray, n_perm: int, seed: int) -> float:
-    d = diff[np.isfinite(diff)]
-    if len(d) == 0 or np.all(d == 0):
-        return 1.0
-    rng = np.random.default_rng(seed)
-    obs = abs(d.mean())
-    signs = rng.choice([-1.0, 1.0], size=(n_perm, len(d)))
-    count = int((np.abs((signs * d).mean(1)) >= obs - 1e-12).sum())
-    return (count + 1) / (n_perm + 1)
 
 
 def _cell_key(emotion: str, direction: str, layer: int, alpha: float, seed: int) -> str:
@@ -195,7 +184,7 @@ def aggregate(rows: pd.DataFrame, config: SweepConfig) -> pd.DataFrame:
             y, y0 = cell[target].to_numpy(float), b[target].to_numpy(float)
             mean = bootstrap_ci(y, n_boot=config.n_boot, seed=0)
             eff = bootstrap_diff_ci(y, y0, paired=True, n_boot=config.n_boot, seed=0) if alpha != 0 else Estimate(0.0, 0.0, 0.0)
-            p = _paired_signflip_p(y - y0, config.n_boot, 0) if alpha != 0 else 1.0
+            p = sign_flip_pvalue(y - y0, n_perm=config.n_boot, seed=0) if alpha != 0 else 1.0
             lr = np.log(cell.perplexity.to_numpy(float)) - np.log(b.perplexity.to_numpy(float))
             lr = lr[np.isfinite(lr)]
             ppl = bootstrap_ci(lr, n_boot=config.n_boot, seed=0) if len(lr) else Estimate(float("nan"), float("nan"), float("nan"))

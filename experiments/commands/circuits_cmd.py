@@ -14,6 +14,25 @@ ProfileOpt = typer.Option("baseline", "--profile", "-p", help="Dataset profile (
 HeadsOpt = typer.Option(None, "--heads", help="Heads like 'L3H1,L5H0' (or '3.1,5.0').")
 ScreeningOpt = typer.Option(None, "--screening", help="screening.json (or its run folder) from screen-heads; its top heads are used.")
 EmotionOpt = typer.Option("gratitude", "--emotion", "-e", help="Emotion whose sentences/words are used.")
+GenerateOpt = typer.Option(0, "--generate", min=0, help="Also score greedy continuations of this many prompts (0 = logit metric only).")
+MaxNewTokensOpt = typer.Option(20, "--max-new-tokens", min=1, help="Tokens per continuation with --generate.")
+
+
+def _gen_rows(g: dict) -> list[list]:
+    """Table rows of a generation effect: one per score column."""
+    rows = []
+    for c, e in g["effect"].items():
+        r = g["random_effect"].get(c)
+        rows.append([g["intervention"], c, f"{g['clean_mean'][c]:.4f}", _est(e), g["p"][c], _est(r) if r else "-"])
+    return rows
+
+
+def _print_generation(title: str, gens: list[dict]) -> None:
+    console.print(table(title, ["intervention", "score", "clean mean", "Δ (95% CI)", "p (sign flip)", "random heads Δ"],
+                        [r for g in gens for r in _gen_rows(g)]))
+    for g in gens[:1]:
+        for x in g["examples"][:2]:
+            console.print(f"[dim]{x['prompt']}[/dim] → clean: {x['clean']!r} | intervened: {x['intervened']!r}", markup=True)
 
 
 def _heads(model, heads: str | None, screening: Path | None, emotion: str, k: int) -> list[tuple[int, int]]:
@@ -93,8 +112,11 @@ def ablate_cmd(model: str = ModelOpt, profile: str = ProfileOpt, emotion: str = 
                mode: str = typer.Option("zero", "--mode", help="'zero' or 'mean' (mean of hook_z over the whole dataset)."),
                n_random: int = typer.Option(3, "--n-random", min=1, help="Random head draws per k (cumulative) or control draws."),
                limit: int = typer.Option(None, "--limit", min=2, help="Use at most this many emotion sentences."),
+               generate: int = GenerateOpt, max_new_tokens: int = MaxNewTokensOpt,
                runs_root: Path = RunsRootOpt, seed: int = SeedOpt, device: str = DeviceOpt, json_out: bool = JsonOpt) -> None:
-    """Ablate heads on hook_z and measure the change of log P(next token is an emotion word); --ks runs top-k vs random."""
+    """Ablate heads on hook_z and measure the change of log P(next token is an emotion word); --ks runs top-k vs random.
+
+    --generate N also continues N emotion sentences with the heads (the largest k) ablated and scores the text."""
     from circuits.ablation import MODES, ablate, cumulative_ablation, mean_z
 
     if mode not in MODES:
@@ -124,11 +146,23 @@ def ablate_cmd(model: str = ModelOpt, profile: str = ProfileOpt, emotion: str = 
         atomic_write_json(ctx.path / "ablation.json", summary)
         rows = [[",".join(summary["heads"]), _est(summary["effect"]), _est(summary["clean_metric"])]]
         cols = ["heads", "Δ log P(emotion word)", "clean log P"]
+    if generate:
+        from circuits.generation_effects import ablation_generation_effect
+        from interp.io import atomic_write_json
+
+        with progress_bar("generating", 2 + n_random, quiet=json_out) as update:
+            gen = ablation_generation_effect(m, _texts(ds, emotion, generate), emotion, hs, mode=mode, means=means,
+                                             n_random=n_random, max_new_tokens=max_new_tokens, seed=seed,
+                                             progress=lambda d, t: update(d))
+        summary["generation"] = gen.to_dict()
+        atomic_write_json(ctx.path / "ablation_generation.json", summary["generation"])
     ctx.finish()
     if json_out:
         emit_json(summary)
         return
     console.print(table(f"{emotion}: {mode} ablation (Δ = ablated − clean, nats, 95% CI)", cols, rows))
+    if generate:
+        _print_generation(f"{emotion}: continuations of {generate} {emotion} sentences, ablated − clean (paired)", [summary["generation"]])
 
 
 def patch_heads_cmd(model: str = ModelOpt, profile: str = ProfileOpt, emotion: str = EmotionOpt, heads: str = HeadsOpt,
@@ -137,8 +171,11 @@ def patch_heads_cmd(model: str = ModelOpt, profile: str = ProfileOpt, emotion: s
                     positions: str = typer.Option("all", "--positions", help="'all' (equal lengths) or 'end' (mode z only)."),
                     n_random: int = typer.Option(3, "--n-random", min=0, help="Random-head control draws (0 = none)."),
                     limit: int = typer.Option(None, "--limit", min=2, help="At most this many source/target pairs."),
+                    generate: int = GenerateOpt, max_new_tokens: int = MaxNewTokensOpt,
                     runs_root: Path = RunsRootOpt, seed: int = SeedOpt, device: str = DeviceOpt, json_out: bool = JsonOpt) -> None:
-    """Patch heads from emotion sentences (source) into length-matched neutral sentences (target)."""
+    """Patch heads from emotion sentences (source) into length-matched neutral sentences (target).
+
+    --generate N also continues N patched neutral targets (patch on the prompt pass) and scores the text."""
     from circuits.head_patching import MODES, length_matched_pairs, patch_heads
 
     mode_list = parse_str_list(modes) or []
@@ -161,11 +198,22 @@ def patch_heads_cmd(model: str = ModelOpt, profile: str = ProfileOpt, emotion: s
         for i, md in enumerate(mode_list):
             results.append(patch_heads(m, src, tgt, emotion, hs, mode=md, positions=positions, n_random=n_random, seed=seed).to_dict())
             update(i + 1)
+    gens = []
+    if generate:
+        from circuits.generation_effects import patching_generation_effect
+
+        with progress_bar("generating", len(mode_list), quiet=json_out) as update:
+            for i, md in enumerate(mode_list):
+                gens.append(patching_generation_effect(m, src[:generate], tgt[:generate], emotion, hs, mode=md, n_random=n_random,
+                                                       max_new_tokens=max_new_tokens, seed=seed).to_dict())
+                update(i + 1)
     from interp.io import atomic_write_json
 
     summary = {"run_dir": str(ctx.path), "emotion": emotion, "heads": [f"L{l}H{h}" for l, h in hs], "n_pairs": len(pairs),
                "pairing": "each emotion sentence with a neutral sentence of equal token length", "results": results,
                "baseline": "unpatched target; random-head control"}
+    if gens:
+        summary["generation"] = gens
     atomic_write_json(ctx.path / "head_patching.json", summary)
     ctx.finish()
     if json_out:
@@ -175,6 +223,8 @@ def patch_heads_cmd(model: str = ModelOpt, profile: str = ProfileOpt, emotion: s
                         ["mode", "Δ (95% CI)", "random heads Δ", "source − target", "fraction of gap"],
                         [[r["mode"], _est(r["effect"]), _est(r["random_head_effect"]) if r["random_head_effect"] else "-",
                           _est(r["source_minus_target"]), r["fraction_of_gap"]] for r in results]))
+    if gens:
+        _print_generation(f"{emotion}: continuations of {gens[0]['n_prompts']} patched neutral sentences, patched − unpatched (paired)", gens)
 
 
 def patch_activations_cmd(model: str = ModelOpt, profile: str = ProfileOpt, emotion: str = EmotionOpt,

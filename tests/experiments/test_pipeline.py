@@ -45,10 +45,18 @@ max_new_tokens = 4
 n_perm = 50
 n_boot = 50
 [ablate]
+emotions = ["gratitude", "anger"]
 max_k = 3
 n_random = 2
+generate_prompts = 3
+generate_random = 1
+max_new_tokens = 3
 [patch_heads]
+emotions = ["gratitude"]
 n_pairs = 6
+generate_prompts = 4
+max_new_tokens = 3
+n_random = 1
 [ovqk]
 top_heads = 2
 [report]

@@ -26,6 +26,11 @@ def test_shipped_studies_validate(name):
      ({"sweep": {"targets": ["vader_neg"]}}, "[sweep] targets must be a table of names to strings"),
      ({"sweep": {"targets": {"apology": "kw_apology"}}}, "[sweep] targets names 'apology', which is not in [sweep] emotions"),
      ({"align": {"model_b": "smollm2-135m"}}, "[align] model_b is the study's own model"),
+     ({"ablate": {"emotion": "anger"}}, "unknown key 'emotion' in [ablate]; allowed keys: emotions"),
+     ({"ablate": {"emotions": []}}, "[ablate] emotions is empty"),
+     ({"patch_heads": {"modes": ["z", "values"]}}, "[patch_heads] modes has 'values'; allowed: pattern_v, v_only, pattern_only, z"),
+     ({"screen": {"emotions": ["gratitude"]}}, "[ablate] needs the screening of anger, apology, which [screen] emotions"),
+     ({"ablate": {"generate_prompts": -1}}, "[ablate] generate_prompts must be ≥ 0"),
      ({"study": {"phases": ["dataset", "extract", "ovqk", "screen", "vectors"]}, "extract": {"hooks": ["resid_pre"]}},
       "[vectors] hook is 'resid_post' but [extract] hooks ['resid_pre'] does not store it")],
 )

@@ -21,7 +21,7 @@ def test_encoder_fit_learns_labelled_contexts():
     w = torch.rand(4, len(SIGNALS)) * 0.3
     y = (x @ w.T).clamp(0, 1)
     enc = EmotionEncoder()
-    before = float(((enc.linear(x) - y) ** 2).mean())
+    before = float(((enc.linear(x) - y) ** 2).mean().detach())
     enc.fit(x, y, steps=400)
     assert float(((enc.linear(x) - y) ** 2).mean()) < before / 10
 

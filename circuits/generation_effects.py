@@ -1,0 +1,177 @@
+"""Effects of head ablation and head patching on generated text, scored by the offline evaluators.
+
+The model continues each prompt greedily for ``max_new_tokens`` with and without the
+intervention; every continuation is scored by VADER (``vader_compound``, ``vader_neg``) and the
+emotion's keyword count (``kw_<emotion>``). The effect is intervened − clean on the *same* prompt
+(paired bootstrap CI over prompts, sign-flip permutation p), next to the same intervention on
+``n_random`` sets of as many random heads.
+
+* **Ablation** hooks act at every position, prompt and generated: the heads are off in the model.
+  Prompts are emotion sentences, where an emotion circuit has something to carry.
+* **Head patching** acts on the prompt pass only. Each neutral target prompt is paired with an
+  emotion source sentence of the same token length; pairs are grouped by length, so a batch has no
+  padding and position ``i`` of the source feeds position ``i`` of the target. Generated positions
+  have no source counterpart: they run unpatched and read the patched prompt through the KV cache.
+  ``reference_mean`` holds the scores of the sources' own continuations (the "clean" run of phase 7).
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from circuits.ablation import Head, ablation_hooks, validate_heads
+from circuits.head_patching import _check_lengths, _check_mode, head_patch_hooks, run_source
+from interp.errors import ConfigError
+from interp.generation import continue_tokens, decode
+from interp.lexicon import EMOTION_WORDS
+from interp.positions import tokenize_batch
+from interp.stats import Estimate, bootstrap_ci, sign_flip_pvalue
+
+#: Score column an emotion's intervention should move (anger: VADER's negative share, apology: its keywords).
+TARGET_COLUMN = {"gratitude": "vader_compound", "anger": "vader_neg", "apology": "kw_apology"}
+
+
+def target_column(emotion: str) -> str:
+    return TARGET_COLUMN.get(emotion, f"kw_{emotion}")
+
+
+def score_continuations(texts: Sequence[str], emotion: str) -> dict[str, np.ndarray]:
+    """``vader_compound``, ``vader_neg`` and ``kw_<emotion>`` of every text: {column: [n]}."""
+    from interp.evaluators import make_scorer, score_texts
+
+    if emotion not in EMOTION_WORDS:
+        raise ConfigError(f"unknown emotion {emotion!r}; choose one of {', '.join(EMOTION_WORDS)}")
+    cols = score_texts(list(texts), [make_scorer("sentiment"), make_scorer("keywords", emotions=[emotion])])
+    return {c: np.asarray(cols[c], dtype=float) for c in ("vader_compound", "vader_neg", f"kw_{emotion}")}
+
+
+@dataclass(frozen=True)
+class GenerationEffect:
+    """Intervened − clean scores of greedy continuations, per score column, with a random-heads control.
+
+    ``effect[c]`` / ``random_effect[c]``: paired bootstrap CI over prompts (the random one of the
+    per-prompt mean over draws); ``p[c]``: sign-flip p of the effect; ``random_draw_effects``: mean
+    target-column effect of each random draw, and ``p_draws`` the share of draws at least as large in
+    absolute value as the real effect, ``(1 + #) / (1 + n_draws)``.
+    """
+
+    emotion: str
+    intervention: str
+    heads: list[Head]
+    target: str
+    n_prompts: int
+    clean_mean: dict[str, float]
+    treated_mean: dict[str, float]
+    effect: dict[str, Estimate]
+    p: dict[str, float]
+    random_effect: dict[str, Estimate]
+    random_draw_effects: list[float]
+    random_draw_heads: list[list[Head]]
+    p_draws: float
+    reference_mean: dict[str, float] | None
+    examples: list[dict] = field(default_factory=list)
+    config: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        kw = f"kw_{self.emotion}"
+        return {"emotion": self.emotion, "intervention": self.intervention, "heads": [f"L{l}H{h}" for l, h in self.heads],
+                "target": self.target, "n_prompts": self.n_prompts, "clean_mean": self.clean_mean, "treated_mean": self.treated_mean,
+                "effect": {c: e.to_dict() for c, e in self.effect.items()}, "p": self.p,
+                "random_effect": {c: e.to_dict() for c, e in self.random_effect.items()},
+                "random_draw_effects": self.random_draw_effects,
+                "random_draw_heads": [[f"L{l}H{h}" for l, h in hs] for hs in self.random_draw_heads], "p_draws": self.p_draws,
+                "reference_mean": self.reference_mean,
+                "keyword_total": {"clean": round(self.clean_mean[kw] * self.n_prompts),
+                                  "intervened": round(self.treated_mean[kw] * self.n_prompts)},
+                "examples": self.examples, "config": self.config}
+
+
+def _summarise(emotion: str, intervention: str, heads: list[Head], prompts: Sequence[str], clean: list[str], treated: list[str],
+               randoms: list[list[str]], draws: list[list[Head]], *, reference: list[str] | None, n_boot: int, seed: int,
+               config: dict) -> GenerationEffect:
+    target = target_column(emotion)
+    sc, st = score_continuations(clean, emotion), score_continuations(treated, emotion)
+    sr = [score_continuations(r, emotion) for r in randoms]
+    effect = {c: bootstrap_ci(st[c] - sc[c], n_boot=n_boot, seed=seed) for c in sc}
+    p = {c: sign_flip_pvalue(st[c] - sc[c], seed=seed) for c in sc}
+    rand = {c: bootstrap_ci(np.mean([r[c] - sc[c] for r in sr], 0), n_boot=n_boot, seed=seed) for c in sc} if sr else {}
+    draw_eff = [float((r[target] - sc[target]).mean()) for r in sr]
+    obs = abs(effect[target].value)
+    p_draws = (1 + sum(abs(d) >= obs - 1e-12 for d in draw_eff)) / (1 + len(draw_eff))
+    ref = {c: float(v.mean()) for c, v in score_continuations(reference, emotion).items()} if reference is not None else None
+    examples = [{"prompt": prompts[i], "clean": clean[i], "intervened": treated[i]} for i in range(min(3, len(prompts)))]
+    return GenerationEffect(emotion, intervention, heads, target, len(prompts), {c: float(v.mean()) for c, v in sc.items()},
+                            {c: float(v.mean()) for c, v in st.items()}, effect, p, rand, draw_eff, draws, float(p_draws), ref,
+                            examples, config)
+
+
+def _random_draws(model, k: int, n: int, seed: int) -> list[list[Head]]:
+    rng = np.random.default_rng(seed)
+    all_heads = [(l, h) for l in range(model.cfg.n_layers) for h in range(model.cfg.n_heads)]
+    return [[all_heads[i] for i in rng.choice(len(all_heads), size=k, replace=False)] for _ in range(n)]
+
+
+@torch.no_grad()
+def ablation_generation_effect(model, prompts: Sequence[str], emotion: str, heads: Sequence[Head], *, mode: str = "zero",
+                               means=None, n_random: int = 3, max_new_tokens: int = 20, batch_size: int = 32,
+                               seed: int = 0, n_boot: int = 1000, progress=None) -> GenerationEffect:
+    """Continue ``prompts`` with ``heads`` ablated (``mode`` zero/mean on ``hook_z``) vs intact; scores per continuation."""
+    heads = validate_heads(model, heads)
+    prompts = list(prompts)
+    if not prompts:
+        raise ConfigError("no prompts to generate from")
+    hook_sets = [[], ablation_hooks(model, heads, mode, means)]
+    draws = _random_draws(model, len(heads), n_random, seed)
+    hook_sets += [ablation_hooks(model, d, mode, means) for d in draws]
+    texts: list[list[str]] = []
+    for i, hooks in enumerate(hook_sets):
+        rows = []
+        for s in range(0, len(prompts), batch_size):
+            b = tokenize_batch(model, prompts[s:s + batch_size], padding_side="left")
+            rows += continue_tokens(model, b.tokens, b.attention_mask, fwd_hooks=hooks, max_new_tokens=max_new_tokens)
+        texts.append(decode(model, rows))
+        if progress:
+            progress(i + 1, len(hook_sets))
+    cfg = {"mode": mode, "n_random": n_random, "max_new_tokens": max_new_tokens, "decoding": "greedy", "seed": seed,
+           "positions": "every position (prompt and generated)"}
+    return _summarise(emotion, f"{mode}-ablate {','.join(f'L{l}H{h}' for l, h in heads)}", heads, prompts, texts[0], texts[1],
+                      texts[2:], draws, reference=None, n_boot=n_boot, seed=seed, config=cfg)
+
+
+@torch.no_grad()
+def patching_generation_effect(model, source_texts: Sequence[str], target_texts: Sequence[str], emotion: str,
+                               heads: Sequence[Head], *, mode: str = "pattern_v", n_random: int = 3, max_new_tokens: int = 20,
+                               seed: int = 0, n_boot: int = 1000, progress=None) -> GenerationEffect:
+    """Continue each target with ``heads`` patched (``mode``) from its equal-length source on the prompt pass."""
+    _check_mode(mode, "all")
+    heads = validate_heads(model, heads)
+    if len(source_texts) != len(target_texts) or not source_texts:
+        raise ConfigError(f"need as many source as target sentences (≥ 1), got {len(source_texts)} and {len(target_texts)}")
+    src, tgt = list(source_texts), list(target_texts)
+    draws = _random_draws(model, len(heads), n_random, seed)
+    layers = sorted({l for hs in [heads, *draws] for l, _ in hs})
+    groups: dict[int, list[int]] = {}
+    for i, t in enumerate(tgt):
+        groups.setdefault(tokenize_batch(model, [t]).lengths[0], []).append(i)
+    n_sets = 3 + len(draws)  # clean target, source reference, patched, random draws
+    out: list[list[str | None]] = [[None] * len(tgt) for _ in range(n_sets)]
+    done = 0
+    for width, idx in sorted(groups.items()):
+        sb, tb = tokenize_batch(model, [src[i] for i in idx]), tokenize_batch(model, [tgt[i] for i in idx])
+        _check_lengths(sb, tb, mode, "all")
+        _, cache = run_source(model, sb, layers)
+        runs = [(tb, []), (sb, []), (tb, head_patch_hooks(model, cache, sb, tb, heads, mode, only_width=width))]
+        runs += [(tb, head_patch_hooks(model, cache, sb, tb, d, mode, only_width=width)) for d in draws]
+        for k, (batch, hooks) in enumerate(runs):
+            rows = continue_tokens(model, batch.tokens, batch.attention_mask, fwd_hooks=hooks, max_new_tokens=max_new_tokens)
+            for i, text in zip(idx, decode(model, rows)):
+                out[k][i] = text
+        done += len(idx)
+        if progress:
+            progress(done, len(tgt))
+    cfg = {"mode": mode, "n_random": n_random, "max_new_tokens": max_new_tokens, "decoding": "greedy", "seed": seed,
+           "positions": "prompt pass only (equal-length pairs, position i to position i); generated steps unpatched"}
+    return _summarise(emotion, f"patch {mode} {','.join(f'L{l}H{h}' for l, h in heads)}", heads, tgt, out[0], out[2], out[3:],
+                      draws, reference=out[1], n_boot=n_boot, seed=seed, config=cfg)
