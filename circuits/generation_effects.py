@@ -9,8 +9,8 @@ emotion's keyword count (``kw_<emotion>``). The effect is intervened − clean o
 * **Ablation** hooks act at every position, prompt and generated: the heads are off in the model.
   Prompts are emotion sentences, where an emotion circuit has something to carry.
 * **Head patching** acts on the prompt pass only. Each neutral target prompt is paired with an
-  emotion source sentence of the same token length; pairs are grouped by length, so a batch has no
-  padding and position ``i`` of the source feeds position ``i`` of the target. Generated positions
+  emotion source sentence of the same token length; both are left-padded alike, so position ``i`` of
+  the source feeds position ``i`` of the target. Generated positions
   have no source counterpart: they run unpatched and read the patched prompt through the KV cache.
   ``reference_mean`` holds the scores of the sources' own continuations (the "clean" run of phase 7).
 """
@@ -73,6 +73,7 @@ class GenerationEffect:
     reference_mean: dict[str, float] | None
     examples: list[dict] = field(default_factory=list)
     config: dict = field(default_factory=dict)
+    continuations: dict = field(default_factory=dict)  # "clean" / "intervened": every continuation, aligned with the prompts
 
     def to_dict(self) -> dict:
         kw = f"kw_{self.emotion}"
@@ -85,7 +86,7 @@ class GenerationEffect:
                 "reference_mean": self.reference_mean,
                 "keyword_total": {"clean": round(self.clean_mean[kw] * self.n_prompts),
                                   "intervened": round(self.treated_mean[kw] * self.n_prompts)},
-                "examples": self.examples, "config": self.config}
+                "examples": self.examples, "config": self.config, "continuations": self.continuations}
 
 
 def _summarise(emotion: str, intervention: str, heads: list[Head], prompts: Sequence[str], clean: list[str], treated: list[str],
@@ -104,7 +105,7 @@ def _summarise(emotion: str, intervention: str, heads: list[Head], prompts: Sequ
     examples = [{"prompt": prompts[i], "clean": clean[i], "intervened": treated[i]} for i in range(min(3, len(prompts)))]
     return GenerationEffect(emotion, intervention, heads, target, len(prompts), {c: float(v.mean()) for c, v in sc.items()},
                             {c: float(v.mean()) for c, v in st.items()}, effect, p, rand, draw_eff, draws, float(p_draws), ref,
-                            examples, config)
+                            examples, config, {"prompts": list(prompts), "clean": list(clean), "intervened": list(treated)})
 
 
 def _random_draws(model, k: int, n: int, seed: int) -> list[list[Head]]:
@@ -141,37 +142,56 @@ def ablation_generation_effect(model, prompts: Sequence[str], emotion: str, head
 
 
 @torch.no_grad()
-def patching_generation_effect(model, source_texts: Sequence[str], target_texts: Sequence[str], emotion: str,
-                               heads: Sequence[Head], *, mode: str = "pattern_v", n_random: int = 3, max_new_tokens: int = 20,
-                               seed: int = 0, n_boot: int = 1000, progress=None) -> GenerationEffect:
-    """Continue each target with ``heads`` patched (``mode``) from its equal-length source on the prompt pass."""
-    _check_mode(mode, "all")
+def patching_generation_effects(model, source_texts: Sequence[str], target_texts: Sequence[str], emotion: str,
+                                heads: Sequence[Head], *, modes: Sequence[str] = ("pattern_v",), n_random: int = 3,
+                                max_new_tokens: int = 20, batch_size: int = 32, seed: int = 0, n_boot: int = 1000,
+                                progress=None) -> list[GenerationEffect]:
+    """Continue each target with ``heads`` patched from its equal-length source on the prompt pass, once per mode.
+
+    Sources and targets are left-padded alike (a pair has one length, so its pads match and position ``i``
+    of the source feeds position ``i`` of the target). The unpatched target and source continuations are
+    shared by every mode; the random head sets (``n_random`` draws of ``len(heads)`` heads) too.
+    """
+    for mode in modes:
+        _check_mode(mode, "all")
     heads = validate_heads(model, heads)
     if len(source_texts) != len(target_texts) or not source_texts:
         raise ConfigError(f"need as many source as target sentences (≥ 1), got {len(source_texts)} and {len(target_texts)}")
+    if not modes:
+        raise ConfigError("give at least one head-patching mode")
     src, tgt = list(source_texts), list(target_texts)
     draws = _random_draws(model, len(heads), n_random, seed)
     layers = sorted({l for hs in [heads, *draws] for l, _ in hs})
-    groups: dict[int, list[int]] = {}
-    for i, t in enumerate(tgt):
-        groups.setdefault(tokenize_batch(model, [t]).lengths[0], []).append(i)
-    n_sets = 3 + len(draws)  # clean target, source reference, patched, random draws
-    out: list[list[str | None]] = [[None] * len(tgt) for _ in range(n_sets)]
-    done = 0
-    for width, idx in sorted(groups.items()):
-        sb, tb = tokenize_batch(model, [src[i] for i in idx]), tokenize_batch(model, [tgt[i] for i in idx])
-        _check_lengths(sb, tb, mode, "all")
+    sets = ["target", "source"] + [(md, -1) for md in modes] + [(md, i) for md in modes for i in range(len(draws))]
+    out: dict = {k: [] for k in sets}
+    for start in range(0, len(tgt), batch_size):
+        sb = tokenize_batch(model, src[start:start + batch_size], padding_side="left")
+        tb = tokenize_batch(model, tgt[start:start + batch_size], padding_side="left")
+        for mode in modes:
+            _check_lengths(sb, tb, mode, "all")
         _, cache = run_source(model, sb, layers)
-        runs = [(tb, []), (sb, []), (tb, head_patch_hooks(model, cache, sb, tb, heads, mode, only_width=width))]
-        runs += [(tb, head_patch_hooks(model, cache, sb, tb, d, mode, only_width=width)) for d in draws]
-        for k, (batch, hooks) in enumerate(runs):
+        width = tb.tokens.shape[1]
+        for k in sets:
+            if k in ("target", "source"):
+                batch, hooks = (tb if k == "target" else sb), []
+            else:
+                md, i = k
+                batch, hooks = tb, head_patch_hooks(model, cache, sb, tb, heads if i < 0 else draws[i], md, only_width=width)
             rows = continue_tokens(model, batch.tokens, batch.attention_mask, fwd_hooks=hooks, max_new_tokens=max_new_tokens)
-            for i, text in zip(idx, decode(model, rows)):
-                out[k][i] = text
-        done += len(idx)
+            out[k] += decode(model, rows)
         if progress:
-            progress(done, len(tgt))
-    cfg = {"mode": mode, "n_random": n_random, "max_new_tokens": max_new_tokens, "decoding": "greedy", "seed": seed,
-           "positions": "prompt pass only (equal-length pairs, position i to position i); generated steps unpatched"}
-    return _summarise(emotion, f"patch {mode} {','.join(f'L{l}H{h}' for l, h in heads)}", heads, tgt, out[0], out[2], out[3:],
-                      draws, reference=out[1], n_boot=n_boot, seed=seed, config=cfg)
+            progress(min(start + batch_size, len(tgt)), len(tgt))
+    res = []
+    for md in modes:
+        cfg = {"mode": md, "n_random": n_random, "max_new_tokens": max_new_tokens, "decoding": "greedy", "seed": seed,
+               "positions": "prompt pass only (equal-length pairs, position i to position i); generated steps unpatched"}
+        res.append(_summarise(emotion, f"patch {md} {','.join(f'L{l}H{h}' for l, h in heads)}", heads, tgt, out["target"],
+                              out[(md, -1)], [out[(md, i)] for i in range(len(draws))], draws, reference=out["source"],
+                              n_boot=n_boot, seed=seed, config=cfg))
+    return res
+
+
+def patching_generation_effect(model, source_texts: Sequence[str], target_texts: Sequence[str], emotion: str,
+                               heads: Sequence[Head], *, mode: str = "pattern_v", **kwargs) -> GenerationEffect:
+    """:func:`patching_generation_effects` for one mode."""
+    return patching_generation_effects(model, source_texts, target_texts, emotion, heads, modes=[mode], **kwargs)[0]

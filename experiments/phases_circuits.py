@@ -146,7 +146,7 @@ def phase_ablate(state: StudyState, out: Path) -> dict:
 
 def phase_patch_heads(state: StudyState, out: Path) -> dict:
     """Phase 7: per emotion, patch the top screened head from emotion sentences into length-matched neutral ones, in every mode."""
-    from circuits.generation_effects import patching_generation_effect
+    from circuits.generation_effects import patching_generation_effects
     from circuits.head_patching import length_matched_pairs, patch_heads
     from interp.errors import DatasetError
 
@@ -170,12 +170,11 @@ def phase_patch_heads(state: StudyState, out: Path) -> dict:
             state.progress(done, per * len(cfg.emotions))
         emo_gens = []
         if cfg.generate_prompts:
-            for mode in cfg.modes:
-                emo_gens.append(patching_generation_effect(m, src[: cfg.generate_prompts], tgt[: cfg.generate_prompts], emotion, heads,
-                                                           mode=mode, n_random=cfg.n_random, max_new_tokens=cfg.max_new_tokens,
-                                                           seed=seed).to_dict())
-                done += 1
-                state.progress(done, per * len(cfg.emotions))
+            emo_gens = [g.to_dict() for g in patching_generation_effects(
+                m, src[: cfg.generate_prompts], tgt[: cfg.generate_prompts], emotion, heads, modes=cfg.modes,
+                n_random=cfg.n_random, max_new_tokens=cfg.max_new_tokens, seed=seed)]
+            done += len(cfg.modes)
+            state.progress(done, per * len(cfg.emotions))
         gens += emo_gens
         atomic_write_json(out / f"head_patching_{emotion}.json", {"emotion": emotion, "heads": [f"L{l}H{h}" for l, h in heads],
                                                                   "n_pairs": len(pairs), "results": results, "generation": emo_gens})

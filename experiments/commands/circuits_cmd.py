@@ -200,13 +200,12 @@ def patch_heads_cmd(model: str = ModelOpt, profile: str = ProfileOpt, emotion: s
             update(i + 1)
     gens = []
     if generate:
-        from circuits.generation_effects import patching_generation_effect
+        from circuits.generation_effects import patching_generation_effects
 
-        with progress_bar("generating", len(mode_list), quiet=json_out) as update:
-            for i, md in enumerate(mode_list):
-                gens.append(patching_generation_effect(m, src[:generate], tgt[:generate], emotion, hs, mode=md, n_random=n_random,
-                                                       max_new_tokens=max_new_tokens, seed=seed).to_dict())
-                update(i + 1)
+        with progress_bar("generating", min(generate, len(src)), quiet=json_out) as update:
+            gens = [g.to_dict() for g in patching_generation_effects(m, src[:generate], tgt[:generate], emotion, hs, modes=mode_list,
+                                                                     n_random=n_random, max_new_tokens=max_new_tokens, seed=seed,
+                                                                     progress=update)]
     from interp.io import atomic_write_json
 
     summary = {"run_dir": str(ctx.path), "emotion": emotion, "heads": [f"L{l}H{h}" for l, h in hs], "n_pairs": len(pairs),

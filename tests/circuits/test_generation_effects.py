@@ -47,6 +47,18 @@ def test_patched_generation_starts_with_the_patched_logits_argmax(tiny_model):
     assert clean[0][0] == int(tl[0, -1].argmax())
 
 
+def test_batched_patched_generation_equals_one_pair_at_a_time(tiny_model):
+    """Pairs of different lengths share one left-padded batch; each row continues as if run alone."""
+    heads = [(0, 1), (1, 3)]
+    both = patching_generation_effect(tiny_model, SRC, TGT, "gratitude", heads, mode="pattern_v", n_random=0, max_new_tokens=5)
+    for i in range(len(SRC)):
+        one = patching_generation_effect(tiny_model, [SRC[i]], [TGT[i]], "gratitude", heads, mode="pattern_v", n_random=0,
+                                         max_new_tokens=5)
+        assert one.continuations["intervened"][0] == both.continuations["intervened"][i]
+        assert one.continuations["clean"][0] == both.continuations["clean"][i]
+    assert both.continuations["clean"] != both.continuations["intervened"]
+
+
 def test_generation_effect_scores_are_paired_differences():
     s = score_continuations(["I am so thankful, thanks!", "meh"], "gratitude")
     assert s["kw_gratitude"][0] >= 2 and s["kw_gratitude"][1] == 0 and s["vader_compound"][0] > 0.3

@@ -35,6 +35,12 @@ def test_ablate_cmd_cumulative_and_single(screening, tmp_path):
     out = _json(runner.invoke(app, ["ablate", "--model", "tiny", "--emotion", "gratitude", "--screening", d["screening"],
                                     "--ks", "1,2", "--n-random", "1", "--limit", "4", "--runs-root", str(tmp_path), "--json"]))
     assert [r["k"] for r in out["rows"]] == [1, 2]
+    out = _json(runner.invoke(app, ["ablate", "--model", "tiny", "--emotion", "gratitude", "--screening", d["screening"],
+                                    "--ks", "1,2", "--n-random", "1", "--limit", "4", "--generate", "3", "--max-new-tokens", "3",
+                                    "--runs-root", str(tmp_path), "--json"]))
+    g = out["generation"]
+    assert g["n_prompts"] == 3 and len(g["heads"]) == 2 and set(g["effect"]) == {"vader_compound", "vader_neg", "kw_gratitude"}
+    assert len(g["random_draw_effects"]) == 1 and len(g["continuations"]["intervened"]) == 3
     out = _json(runner.invoke(app, ["ablate", "--model", "tiny", "--heads", "L0H1,L1H0", "--mode", "mean", "--limit", "4",
                                     "--runs-root", str(tmp_path), "--json"]))
     assert out["heads"] == ["L0H1", "L1H0"] and "effect" in out
@@ -44,6 +50,10 @@ def test_patch_heads_and_activations_cmd(tmp_path):
     out = _json(runner.invoke(app, ["patch-heads", "--model", "tiny", "--heads", "L1H2", "--modes", "v_only,z", "--limit", "3",
                                     "--n-random", "0", "--runs-root", str(tmp_path), "--json"]))
     assert [r["mode"] for r in out["results"]] == ["v_only", "z"]
+    out = _json(runner.invoke(app, ["patch-heads", "--model", "tiny", "--heads", "L1H2", "--modes", "v_only,z", "--limit", "3",
+                                    "--n-random", "1", "--generate", "2", "--max-new-tokens", "3", "--runs-root", str(tmp_path), "--json"]))
+    assert [g["config"]["mode"] for g in out["generation"]] == ["v_only", "z"] and out["generation"][0]["n_prompts"] == 2
+    assert out["generation"][0]["reference_mean"] is not None
     out = _json(runner.invoke(app, ["patch-activations", "--model", "tiny", "--kinds", "resid_pre", "--layers", "1",
                                     "--limit", "2", "--runs-root", str(tmp_path), "--json"]))
     assert out["strongest"]["resid_pre"]["layer"] == 1
