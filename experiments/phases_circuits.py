@@ -172,7 +172,7 @@ def phase_patch_heads(state: StudyState, out: Path) -> dict:
         if cfg.generate_prompts:
             emo_gens = [g.to_dict() for g in patching_generation_effects(
                 m, src[: cfg.generate_prompts], tgt[: cfg.generate_prompts], emotion, heads, modes=cfg.modes,
-                n_random=cfg.n_random, max_new_tokens=cfg.max_new_tokens, seed=seed)]
+                n_random=cfg.generate_random, max_new_tokens=cfg.max_new_tokens, seed=seed)]
             done += len(cfg.modes)
             state.progress(done, per * len(cfg.emotions))
         gens += emo_gens

@@ -116,6 +116,7 @@ class PatchHeadsSection:
     n_pairs: int = 20
     n_random: int = 3
     generate_prompts: int = 0  # > 0: also continue this many patched neutral sentences per mode
+    generate_random: int = 1  # random-head draws per mode for the generation control
     max_new_tokens: int = 20
 
 
@@ -245,6 +246,7 @@ def validate(cfg: StudyConfig, *, source: str = "config") -> None:
                          ("[ablate] generate_random", cfg.ablate.generate_random, 0), ("[ablate] max_new_tokens", cfg.ablate.max_new_tokens, 1),
                          ("[patch_heads] n_random", cfg.patch_heads.n_random, 0),
                          ("[patch_heads] generate_prompts", cfg.patch_heads.generate_prompts, 0),
+                         ("[patch_heads] generate_random", cfg.patch_heads.generate_random, 0),
                          ("[patch_heads] max_new_tokens", cfg.patch_heads.max_new_tokens, 1),
                          ("[ovqk] top_heads", cfg.ovqk.top_heads, 1), ("[vectors] n_boot", cfg.vectors.n_boot, 10)):
         if val < lo:

@@ -45,15 +45,21 @@ class EmotionalRewardModel(nn.Module):
         return self.net(torch.cat([feats / self.scale, states], -1))[:, 0]
 
     def fit(self, feats: Tensor, states: Tensor, labels: Tensor, *, steps: int = 300, lr: float = 3e-3,
-            weight_decay: float = 1e-3, set_scale: bool = True) -> list[float]:
-        """Full-batch logistic training on (features, state, label∈{0,1}); returns the loss curve."""
+            weight_decay: float = 1e-3, set_scale: bool = True, balance: bool = False) -> list[float]:
+        """Full-batch logistic training on (features, state, label∈{0,1}); returns the loss curve.
+
+        ``balance`` weighs positives by #negatives / #positives, so that 0 on the logit scale separates the
+        classes even when (as in the style corpus) three of four states are negatives.
+        """
         if set_scale:
             with torch.no_grad():
                 self.scale.copy_(feats.std(0).clamp_min(1e-3))
         opt = torch.optim.AdamW(self.parameters(), lr=lr, weight_decay=weight_decay)
+        y = labels.float()
+        pos_weight = ((1 - y).sum() / y.sum().clamp_min(1)).reshape(1) if balance else None
         losses = []
         for _ in range(steps):
-            loss = nn.functional.binary_cross_entropy_with_logits(self(feats, states), labels.float())
+            loss = nn.functional.binary_cross_entropy_with_logits(self(feats, states), y, pos_weight=pos_weight)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -79,3 +85,42 @@ def best_of_n(llm, rm: EmotionalRewardModel, prompt: str, *, n: int = 4, max_new
     scores = rm.score(feats, st).tolist()
     best = max(range(n), key=lambda i: scores[i])
     return cands[best], cands, scores
+
+
+def corpus_features(llm, rows: list[dict]) -> tuple[Tensor, Tensor, Tensor]:
+    """Reward-model inputs from style-corpus rows: (features [n·4, d_model], states [n·4, 4], labels [n·4]).
+
+    Every (prompt, response) pair appears under each emotion's full state, labelled 1 when the state is
+    the response's own style; features are computed once per pair.
+    """
+    from frozen_llm_modules.training import reward_training_data
+
+    p, r, s, y = reward_training_data(rows)
+    uniq = list(dict.fromkeys(zip(p, r)))
+    f = torch.cat([response_features(llm, [a for a, _ in uniq[i:i + 32]], [b for _, b in uniq[i:i + 32]])
+                   for i in range(0, len(uniq), 32)])
+    index = {k: i for i, k in enumerate(uniq)}
+    return f[[index[k] for k in zip(p, r)]], s, y
+
+
+def heldout_metrics(rm: EmotionalRewardModel, feats: Tensor, states: Tensor, labels: Tensor, *, seed: int = 0) -> dict:
+    """Balanced accuracy and ROC AUC of ``rm`` on held-out rows, each with a bootstrap CI (chance: 0.5)."""
+    import numpy as np
+    from sklearn.metrics import balanced_accuracy_score, roc_auc_score
+
+    from interp.stats import bootstrap_ci
+
+    with torch.no_grad():
+        logit = rm(feats, states).numpy()
+    y = labels.numpy().astype(int)
+    xy = np.column_stack([logit, y])
+
+    def auc(a):
+        return roc_auc_score(a[:, 1], a[:, 0]) if 0 < a[:, 1].sum() < len(a) else float("nan")
+
+    def bacc(a):
+        return balanced_accuracy_score(a[:, 1], a[:, 0] > 0)
+
+    return {"auc": bootstrap_ci(xy, auc, n_boot=1000, seed=seed).to_dict(),
+            "balanced_accuracy": bootstrap_ci(xy, bacc, n_boot=1000, seed=seed).to_dict(), "chance": 0.5,
+            "n_heldout": int(len(y)), "positives": int(y.sum())}

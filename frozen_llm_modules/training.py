@@ -19,6 +19,47 @@ STYLE_EMOTION = {"fear": "fear", "curiosity": "curiosity", "frustration": "frust
 N_HELDOUT_TOPICS = 10
 #: Adam learning rates per module kind (chosen for ~50 steps of batch 4 on a 2-core CPU).
 DEFAULT_LR = {"steering": 0.05, "adapter": 2e-3, "prefix": 1e-2}
+#: Default optimiser steps per kind (reward: full-batch steps of its small head).
+DEFAULT_STEPS = {"steering": 200, "adapter": 60, "prefix": 120, "reward": 500}
+#: Default weight of the KL(base ‖ modules) anchor on neutral text.
+DEFAULT_KL = {"steering": 1.0, "adapter": 1.0, "prefix": 1.0}
+#: Neutral sentences of the baseline profile held out for the perplexity check (the last ones); the others
+#: may serve as the KL anchor in training.
+N_PERPLEXITY_TEXTS = 40
+
+
+def neutral_texts(*, split: str) -> list[str]:
+    """Baseline-profile neutral sentences: ``"anchor"`` (training's KL anchor) or ``"heldout"`` (perplexity check)."""
+    from interp.datasets import load_profile
+
+    texts = [r.text for r in load_profile("baseline").by_emotion("neutral")]
+    if split == "heldout":
+        return texts[-N_PERPLEXITY_TEXTS:]
+    if split == "anchor":
+        return texts[:-N_PERPLEXITY_TEXTS]
+    raise ModuleError(f"unknown split {split!r}; use 'anchor' or 'heldout'")
+
+
+def kl_to_base(llm, texts: list[str]) -> torch.Tensor:
+    """Mean per-token KL(base ‖ modules) of the next-token distribution on ``texts`` under the llm's current state.
+
+    The base logits come from the same bridge with every module off (no gradient); the module logits carry
+    the gradient to the module parameters. This anchors the modules to the base model on generic text.
+    """
+    from interp.positions import tokenize_batch
+
+    b = tokenize_batch(llm.model, texts)
+    dev = next(llm.model.parameters()).device
+    toks, am = b.tokens.to(dev), b.attention_mask.to(dev)
+    saved = dict(llm.enabled)
+    llm.disable_all()
+    with torch.no_grad():
+        base = torch.log_softmax(llm.forward(toks, am).float(), -1)
+    llm.enabled.update(saved)
+    mod = torch.log_softmax(llm.forward(toks, am).float(), -1)
+    kl = (base.exp() * (base - mod)).sum(-1)
+    m = am.float()
+    return (kl * m).sum() / m.sum()
 
 
 def load_style_corpus(path=None) -> list[dict]:
@@ -65,6 +106,8 @@ class TrainReport:
     losses: list
     base_hash_before: str
     base_hash_after: str
+    kl_weight: float = 0.0
+    kl_last: float = float("nan")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -77,11 +120,15 @@ def assert_frozen(model) -> None:
 
 
 def train_behaviour(llm, kind: str, rows: list[dict], *, steps: int = 40, batch_size: int = 4, lr: float | None = None,
-                    level: tuple[float, float] = (0.6, 1.0), seed: int = 0, progress=None) -> TrainReport:
+                    level: tuple[float, float] = (0.6, 1.0), kl_weight: float = 0.0, kl_texts: list[str] | None = None,
+                    kl_batch: int = 4, seed: int = 0, progress=None) -> TrainReport:
     """Train ``llm.modules[kind]`` so that a high state of each emotion produces its style's responses.
 
     Batches take the styles in turn (balanced); each example gets a state with its style's emotion at a
-    level drawn from ``level`` and the others at 0; the loss is the response tokens' mean NLL.
+    level drawn from ``level`` and the others at 0; the loss is the response tokens' mean NLL. With
+    ``kl_weight`` > 0 each step adds ``kl_weight · KL(base ‖ modules)`` on ``kl_batch`` generic texts
+    (default: the baseline profile's anchor neutral sentences) under one of the batch's emotional states,
+    so that an active module keeps the base model's language modelling outside the style.
     """
     from frozen_llm_modules.attach import base_parameters, trainable_parameters
     from interp.models import weights_hash
@@ -100,17 +147,28 @@ def train_behaviour(llm, kind: str, rows: list[dict], *, steps: int = 40, batch_
     torch.manual_seed(seed)
     by_style = {s: [r for r in rows if r["style"] == s] for s in STYLE_EMOTION}
     styles = [s for s in STYLE_EMOTION if by_style[s]]
-    losses, t0 = [], time.perf_counter()
+    if kl_weight < 0:
+        raise ModuleError(f"kl_weight must be ≥ 0, got {kl_weight}")
+    anchor = (kl_texts if kl_texts is not None else neutral_texts(split="anchor")) if kl_weight > 0 else []
+    if kl_weight > 0 and not anchor:
+        raise ModuleError("kl_weight > 0 needs at least one anchor text")
+    losses, kls, t0 = [], [], time.perf_counter()
     for step in range(steps):
         # styles in turn, so each emotion's parameters get a gradient every step when batch_size >= 4
         batch = [rng.choice(by_style[styles[(step * batch_size + i) % len(styles)]]) for i in range(batch_size)]
         states = torch.stack([EmotionalState.only(STYLE_EMOTION[r["style"]], rng.uniform(*level)).to_tensor() for r in batch])
         llm.set_state(states)
         loss = llm.response_nll([r["prompt"] for r in batch], [r["response"] for r in batch]).mean()
+        nll = float(loss.detach())
+        if kl_weight > 0:
+            llm.set_state(states[step % len(states)])
+            kl = kl_to_base(llm, [rng.choice(anchor) for _ in range(kl_batch)])
+            kls.append(float(kl.detach()))
+            loss = loss + kl_weight * kl
         opt.zero_grad()
         loss.backward()
         opt.step()
-        losses.append(float(loss.detach()))
+        losses.append(nll)
         if progress:
             progress(step + 1)
     secs = time.perf_counter() - t0
@@ -119,7 +177,8 @@ def train_behaviour(llm, kind: str, rows: list[dict], *, steps: int = 40, batch_
     assert_frozen(model)
     k = max(1, min(5, steps // 5))
     return TrainReport(kind, steps, batch_size, lr, round(secs, 1), n_train, n_base, n_train / n_base,
-                       sum(losses[:k]) / k, sum(losses[-k:]) / k, [round(x, 4) for x in losses], h0, weights_hash(model))
+                       sum(losses[:k]) / k, sum(losses[-k:]) / k, [round(x, 4) for x in losses], h0, weights_hash(model),
+                       kl_weight, sum(kls[-k:]) / k if kls else float("nan"))
 
 
 def reward_training_data(rows: list[dict]) -> tuple[list[str], list[str], torch.Tensor, torch.Tensor]:

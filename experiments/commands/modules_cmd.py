@@ -21,7 +21,8 @@ def _check_kind(kind: str) -> str:
 def train_module(
     kind: str = typer.Option(..., "--kind", "-k", help="prefix, adapter, steering or reward."),
     model: str = typer.Option("smollm2-135m", "--model", "-m", help="Base model (kept frozen)."),
-    steps: int = typer.Option(40, "--steps", min=1, help="Optimiser steps."),
+    steps: int = typer.Option(None, "--steps", min=1, help="Optimiser steps (default per kind: steering 200, adapter 60, prefix 120, reward 500)."),
+    kl_weight: float = typer.Option(None, "--kl-weight", min=0.0, help="Weight of KL(base ‖ modules) on neutral anchor sentences (default per kind; 0 = off)."),
     batch_size: int = typer.Option(4, "--batch-size", min=1, help="Examples per step."),
     lr: float = typer.Option(None, "--lr", help="Learning rate (default per kind)."),
     layer: int = typer.Option(None, "--layer", help="steering: layer whose resid_pre is steered (default n_layers//3)."),
@@ -43,18 +44,21 @@ def train_module(
     from frozen_llm_modules.attach import EmotionalLLM, base_parameters, trainable_parameters
     from frozen_llm_modules.persistence import save_modules
     from frozen_llm_modules.prefix import EmotionalPrefix
-    from frozen_llm_modules.reward import EmotionalRewardModel, response_features
+    from frozen_llm_modules.reward import EmotionalRewardModel, corpus_features, heldout_metrics
     from frozen_llm_modules.steering_module import EmotionSteeringModule
-    from frozen_llm_modules.training import load_style_corpus, reward_training_data, split_corpus, train_behaviour
+    from frozen_llm_modules.training import DEFAULT_KL, DEFAULT_STEPS, load_style_corpus, split_corpus, train_behaviour
     from interp.models import weights_hash
     from interp.run_context import RunContext, set_seed
 
     _check_kind(kind)
+    steps = steps if steps is not None else DEFAULT_STEPS[kind]
+    kl_weight = kl_weight if kl_weight is not None else DEFAULT_KL.get(kind, 0.0)
     rows = load_style_corpus(corpus)
     train_rows, held_rows = split_corpus(rows)
     m = load_model_cli(model, device, quiet=json_out)
     set_seed(seed)
     ctx = RunContext.create("train-module", {"kind": kind, "model": model, "steps": steps, "batch_size": batch_size, "lr": lr,
+                                             "kl_weight": kl_weight,
                                              "layer": layer, "layers": layers, "rank": rank, "n_virtual": n_virtual,
                                              "init_vectors": str(init_vectors) if init_vectors else None}, root=runs_root, seed=seed)
     ctx.record_model(m)
@@ -64,26 +68,22 @@ def train_module(
         rm = EmotionalRewardModel.for_model(m)
         llm = EmotionalLLM(m)
         t0 = time.perf_counter()
-        feats, heldf = [], []
-        for src, dst in ((train_rows, feats), (held_rows, heldf)):
-            p, r, s, y = reward_training_data(src)
-            uniq = list(dict.fromkeys(zip(p, r)))
-            f = torch.cat([response_features(llm, [a for a, _ in uniq[i:i + 32]], [b for _, b in uniq[i:i + 32]]) for i in range(0, len(uniq), 32)])
-            index = {k: i for i, k in enumerate(uniq)}
-            dst.extend([f[[index[k] for k in zip(p, r)]], s, y])
-        losses = rm.fit(*feats, steps=steps)
-        with torch.no_grad():
-            acc = ((rm(heldf[0], heldf[1]) > 0).float() == heldf[2]).float().numpy()
-        from interp.stats import bootstrap_ci
-
-        est = bootstrap_ci(acc, n_boot=2000, seed=seed)
+        train_x, held_x = corpus_features(llm, train_rows), corpus_features(llm, held_rows)
+        torch.manual_seed(seed)
+        losses = rm.fit(*train_x, steps=steps, balance=True)
+        metrics = heldout_metrics(rm, *held_x, seed=seed)
+        # control: the same model and steps trained on training labels shuffled across rows
+        ctrl = EmotionalRewardModel.for_model(m)
+        perm = torch.randperm(len(train_x[2]), generator=torch.Generator().manual_seed(seed))
+        ctrl.fit(train_x[0], train_x[1], train_x[2][perm], steps=steps, balance=True)
         secs = time.perf_counter() - t0
         n_train, n_base = trainable_parameters(rm), base_parameters(m)
         report = {"kind": kind, "steps": steps, "seconds": round(secs, 1), "trainable_params": n_train, "base_params": n_base,
-                  "fraction": n_train / n_base, "loss_first": losses[0], "loss_last": losses[-1],
-                  "heldout_accuracy": est.to_dict(), "chance_baseline": float(1 - heldf[2].mean()),
+                  "fraction": n_train / n_base, "loss_first": losses[0], "loss_last": losses[-1], "heldout": metrics,
+                  "shuffled_label_control": heldout_metrics(ctrl, *held_x, seed=seed),
+                  "heldout_note": f"{len(held_rows)} held-out corpus responses (unseen topics) x 4 states; label 1 when the state "
+                                  "matches the response's style",
                   "base_hash_before": h0, "base_hash_after": weights_hash(m)}
-        report["chance_baseline_note"] = "accuracy of always predicting 'negative' (3 of 4 states mismatch)"
         save_modules(out_dir, {"reward": rm}, m, extra={"train": report})
     else:
         if kind == "steering":
@@ -98,7 +98,8 @@ def train_module(
             mod = EmotionalPrefix.for_model(m, n_virtual=n_virtual)
         llm = EmotionalLLM(m, **{kind: mod})
         with progress_bar(f"training {kind}", steps, quiet=json_out) as update:
-            rep = train_behaviour(llm, kind, train_rows, steps=steps, batch_size=batch_size, lr=lr, seed=seed, progress=update)
+            rep = train_behaviour(llm, kind, train_rows, steps=steps, batch_size=batch_size, lr=lr, kl_weight=kl_weight, seed=seed,
+                                  progress=update)
         report = rep.to_dict()
         save_modules(out_dir, {kind: mod}, m, extra={"train": {k: v for k, v in report.items() if k != "losses"}})
     report["weights_unchanged"] = report["base_hash_before"] == report["base_hash_after"]
@@ -195,9 +196,10 @@ def eval_module(
     modules: list[Path] = typer.Option(None, "--modules", help="Module folder(s) to evaluate."),
     model: str = typer.Option(None, "--model", "-m", help="Base model (default: the modules' own)."),
     n_prompts: int = typer.Option(30, "--n-prompts", min=3, help="Held-out corpus prompts (3 paraphrases per topic)."),
-    n_texts: int = typer.Option(40, "--n-texts", min=2, help="Held-out neutral sentences for perplexity."),
+    n_texts: int = typer.Option(40, "--n-texts", min=2, max=40, help="Held-out neutral sentences for perplexity (the baseline profile's last 40, never used in training)."),
     max_new_tokens: int = typer.Option(20, "--max-new-tokens", min=1),
-    best_of: int = typer.Option(4, "--best-of", min=2, help="reward: candidates per prompt the reward model reranks."),
+    best_of: int = typer.Option(4, "--best-of", min=2, help="reward with --pool sampled: candidates per prompt the reward model reranks."),
+    pool: str = typer.Option("hinted", "--pool", help="reward: 'hinted' (one greedy base answer per style instruction, hidden from the reranker) or 'sampled' (N base samples at T=0.9)."),
     runs_root: Path = RunsRootOpt,
     seed: int = SeedOpt,
     device: str = DeviceOpt,
@@ -208,8 +210,7 @@ def eval_module(
     from frozen_llm_modules.attach import EmotionalLLM, base_parameters, trainable_parameters
     from frozen_llm_modules.evaluation import (SEED_FRACTIONS, all_marker_table, generate_conditions, neutral_perplexity,
                                                rerank_results, style_results)
-    from frozen_llm_modules.training import heldout_prompts
-    from interp.datasets import load_profile
+    from frozen_llm_modules.training import heldout_prompts, neutral_texts
     from interp.run_context import RunContext
 
     m, mods = _load_modules(model, list(modules or []), device, quiet=json_out)
@@ -219,7 +220,7 @@ def eval_module(
         raise ModuleError("eval-module needs a prefix, adapter, steering or reward module")
     llm = EmotionalLLM(m, **mods)
     ctx = RunContext.create("eval-module", {"modules": [str(d) for d in modules], "n_prompts": n_prompts, "n_texts": n_texts,
-                                            "max_new_tokens": max_new_tokens, "best_of": best_of}, root=runs_root, seed=seed)
+                                            "max_new_tokens": max_new_tokens, "best_of": best_of, "pool": pool}, root=runs_root, seed=seed)
     prompts = heldout_prompts()[:n_prompts]
     from interp.io import atomic_write_json
 
@@ -234,15 +235,15 @@ def eval_module(
             resp = generate_conditions(llm, prompts, max_new_tokens=max_new_tokens, progress=update)
         styles = style_results(resp, seed=seed)
         atomic_write_json(ctx.path / "responses.json", resp)
-        texts = [r.text for r in load_profile("baseline").by_emotion("neutral")][-n_texts:]
+        texts = neutral_texts(split="heldout")[:n_texts]
         ppl = neutral_perplexity(llm, texts, seed=seed)
         summary.update(styles=[s.to_dict() for s in styles], markers=all_marker_table(resp), perplexity=ppl.to_dict(),
                        examples={k: v[:2] for k, v in resp.items()})
     rerank = []
     if rm is not None:
-        rerank, picks = rerank_results(llm, rm, prompts, n=best_of, max_new_tokens=max_new_tokens, seed=seed)
+        rerank, picks = rerank_results(llm, rm, prompts, pool=pool, n=best_of, max_new_tokens=max_new_tokens, seed=seed)
         atomic_write_json(ctx.path / "rerank_responses.json", picks)
-        summary.update(rerank=[s.to_dict() for s in rerank], rerank_best_of=best_of,
+        summary.update(rerank=[s.to_dict() for s in rerank], rerank_pool=pool, rerank_candidates=len(picks["candidates"]) // len(prompts),
                        rerank_examples={k: v[:2] for k, v in picks.items() if k != "candidates"})
     atomic_write_json(ctx.path / "eval.json", summary)
     summary["wall_seconds"] = ctx.finish()
@@ -250,7 +251,7 @@ def eval_module(
         emit_json(summary)
         return
     if rerank:
-        console.print(table(f"reward model: best-of-{best_of} pick under state=1 vs mean candidate (per 10 words)",
+        console.print(table(f"reward model: best-of-{summary['rerank_candidates']} ({pool}) pick under state=1 vs mean candidate (per 10 words)",
                             ["emotion", "marker", "candidates", "pick", "diff", "95% CI (prompts)", "95% CI (topics)", "p"],
                             [[s.emotion, s.marker, s.base_mean, s.module_mean, s.diff, f"[{s.lo:.3g}, {s.hi:.3g}]",
                               f"[{s.topic_lo:.3g}, {s.topic_hi:.3g}]", s.p_value] for s in rerank]))

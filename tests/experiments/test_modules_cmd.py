@@ -75,7 +75,8 @@ def reward_dir(tmp_path_factory):
              "--runs-root", str(root / "runs"), "--json")
     assert r.returncode == 0, r.stderr
     report = json.loads(r.stdout)
-    assert report["weights_unchanged"] and 0 <= report["heldout_accuracy"]["value"] <= 1
+    assert report["weights_unchanged"] and 0 <= report["heldout"]["auc"]["value"] <= 1
+    assert report["heldout"]["chance"] == 0.5 and "auc" in report["shuffled_label_control"]
     return root / "reward"
 
 
@@ -108,3 +109,4 @@ def test_eval_module_scores_reward_module_by_reranking(reward_dir, tmp_path):
     out = json.loads(r.stdout)
     assert [s["marker"] for s in out["rerank"]] == ["hedges", "questions", "alternatives", "warmth"]
     assert "styles" not in out and out["params"]["reward"]["trainable"] > 0
+    assert out["rerank_pool"] == "hinted" and out["rerank_candidates"] == 5

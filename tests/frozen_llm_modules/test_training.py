@@ -79,3 +79,43 @@ def test_trained_steering_conditions_on_state_on_real_model(real_model):
             llm.set_state(state)
             nll[name] = llm.response_nll(prompts, responses)
     assert (nll["fear"] < nll["base"]).all() and (nll["fear"] < nll["joy"]).all()
+
+
+def test_kl_anchor_keeps_an_active_module_close_to_the_base(tiny_model):
+    """Same data, steps and seed: the KL-anchored adapter moves the anchor texts' distribution less than the plain one."""
+    from frozen_llm_modules.training import kl_to_base
+
+    rows = [r for r in load_style_corpus() if r["style"] == "joy"][:8]
+    anchor = ["the cat sat on the mat", "a bus came by at noon", "rain is due later today", "the shop opens at nine"]
+    kls = {}
+    for w in (0.0, 5.0):
+        torch.manual_seed(0)
+        mod = GatedEmotionAdapter.for_model(tiny_model, rank=4)
+        llm = EmotionalLLM(tiny_model, adapter=mod)
+        rep = train_behaviour(llm, "adapter", rows, steps=12, batch_size=2, lr=0.05, kl_weight=w, kl_texts=anchor)
+        assert rep.kl_weight == w and (w == 0) == (rep.kl_last != rep.kl_last)  # kl_last is NaN without the anchor
+        llm.set_state(EmotionalState.only("joy"))
+        with torch.no_grad():
+            kls[w] = float(kl_to_base(llm, anchor))
+    assert kls[5.0] < kls[0.0]
+
+
+def test_kl_to_base_is_zero_with_the_module_off_or_neutral(tiny_model):
+    from frozen_llm_modules.training import kl_to_base
+
+    mod = GatedEmotionAdapter.for_model(tiny_model, rank=4)
+    with torch.no_grad():
+        mod.up.normal_()
+    llm = EmotionalLLM(tiny_model, adapter=mod)
+    llm.set_state(EmotionalState.neutral())
+    with torch.no_grad():
+        assert float(kl_to_base(llm, ["hello there"])) == 0.0
+        llm.set_state(EmotionalState.only("fear"))
+        assert float(kl_to_base(llm, ["hello there"])) > 0.0
+
+
+def test_neutral_text_splits_are_disjoint():
+    from frozen_llm_modules.training import N_PERPLEXITY_TEXTS, neutral_texts
+
+    held, anchor = neutral_texts(split="heldout"), neutral_texts(split="anchor")
+    assert len(held) == N_PERPLEXITY_TEXTS and anchor and not set(held) & set(anchor)
