@@ -18,9 +18,9 @@ from frozen_llm_modules.state import EMOTIONS, EmotionalState, ModuleError
 STYLE_EMOTION = {"fear": "fear", "curiosity": "curiosity", "frustration": "frustration", "joy": "joy"}
 N_HELDOUT_TOPICS = 10
 #: Adam learning rates per module kind (chosen for ~50 steps of batch 4 on a 2-core CPU).
-DEFAULT_LR = {"steering": 0.05, "adapter": 2e-3, "prefix": 1e-2}
+DEFAULT_LR = {"steering": 0.05, "adapter": 2e-3, "prefix": 3e-2}
 #: Default optimiser steps per kind (reward: full-batch steps of its small head).
-DEFAULT_STEPS = {"steering": 200, "adapter": 60, "prefix": 120, "reward": 500}
+DEFAULT_STEPS = {"steering": 200, "adapter": 60, "prefix": 160, "reward": 500}
 #: Default weight of the KL(base ‖ modules) anchor on neutral text.
 DEFAULT_KL = {"steering": 1.0, "adapter": 1.0, "prefix": 1.0}
 #: Neutral sentences of the baseline profile held out for the perplexity check (the last ones); the others

@@ -21,7 +21,7 @@ def _check_kind(kind: str) -> str:
 def train_module(
     kind: str = typer.Option(..., "--kind", "-k", help="prefix, adapter, steering or reward."),
     model: str = typer.Option("smollm2-135m", "--model", "-m", help="Base model (kept frozen)."),
-    steps: int = typer.Option(None, "--steps", min=1, help="Optimiser steps (default per kind: steering 200, adapter 60, prefix 120, reward 500)."),
+    steps: int = typer.Option(None, "--steps", min=1, help="Optimiser steps (default per kind: steering 200, adapter 60, prefix 160, reward 500)."),
     kl_weight: float = typer.Option(None, "--kl-weight", min=0.0, help="Weight of KL(base ‖ modules) on neutral anchor sentences (default per kind; 0 = off)."),
     batch_size: int = typer.Option(4, "--batch-size", min=1, help="Examples per step."),
     lr: float = typer.Option(None, "--lr", help="Learning rate (default per kind)."),
