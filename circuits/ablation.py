@@ -111,15 +111,32 @@ def ablation_hooks(model, heads: Sequence[Head], mode: str, means: Tensor | None
 
 @torch.no_grad()
 def metric_under_hooks(model, texts: Sequence[str], token_ids: Sequence[int], fwd_hooks: list, *, batch_size: int = 32) -> Tensor:
-    """Per-sentence emotion log-prob at the sentence end with ``fwd_hooks`` active: [n]."""
+    """Per-sentence emotion log-prob at the sentence end with ``fwd_hooks`` active: [n], in the order of ``texts``.
+
+    Sentences are batched in order of token length and left-padded, so every row ends at the last position
+    and only that position's logits are computed (``logits_to_keep=1``, where the model supports it):
+    the same numbers as right padding with full logits, with less padding and no unembedding of other positions.
+    """
     device = next(model.parameters()).device
-    out = []
-    for i in range(0, len(texts), batch_size):
-        b = tokenize_batch(model, list(texts[i:i + batch_size]))
+    lengths = [tokenize_batch(model, [t]).lengths[0] for t in texts]
+    order = sorted(range(len(texts)), key=lambda i: lengths[i])
+    out = torch.empty(len(texts))
+    for i in range(0, len(order), batch_size):
+        idx = order[i:i + batch_size]
+        b = tokenize_batch(model, [texts[j] for j in idx], padding_side="left")
         with model.hooks(fwd_hooks=fwd_hooks):
-            logits = model(b.tokens.to(device), attention_mask=b.attention_mask.to(device))
-        out.append(emotion_logprob(logits, b.end_positions, token_ids).cpu())
-    return torch.cat(out)
+            logits = _last_logits(model, b.tokens.to(device), b.attention_mask.to(device))
+        last = torch.full((len(idx),), logits.shape[1] - 1)
+        out[idx] = emotion_logprob(logits, last.tolist(), token_ids).cpu()
+    return out
+
+
+def _last_logits(model, tokens: Tensor, attention_mask: Tensor) -> Tensor:
+    """Logits of the last position only ([batch 1 d_vocab]) when the wrapped model takes ``logits_to_keep``, else all."""
+    try:
+        return model(tokens, attention_mask=attention_mask, logits_to_keep=1)
+    except TypeError:
+        return model(tokens, attention_mask=attention_mask)
 
 
 @dataclass(frozen=True)

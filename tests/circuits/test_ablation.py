@@ -92,3 +92,19 @@ def test_ablate_real_model_leaves_weights_and_hooks_untouched(real_model):
     assert torch.equal(real_model(toks), ref)
     assert res.effect.value != 0 and len(res.ablated) == 3
     assert torch.allclose(res.clean, ablate(real_model, TEXTS, "gratitude", [(0, 0)]).clean)
+
+
+def test_metric_under_hooks_matches_right_padded_full_logits(tiny_model):
+    """Length-sorted, left-padded, last-position-only evaluation gives the plain computation's numbers, in input order."""
+    from circuits.ablation import metric_under_hooks
+    from circuits.metrics import emotion_logprob, emotion_token_ids
+    from interp.positions import tokenize_batch
+
+    texts = ["a much longer sentence than the others here", "hi", "thank you so much", "ok then", "sorry!"]
+    ids = emotion_token_ids(tiny_model, "gratitude")
+    hooks = ablation_hooks(tiny_model, [(0, 1)], "zero")
+    got = metric_under_hooks(tiny_model, texts, ids, hooks, batch_size=2)
+    b = tokenize_batch(tiny_model, texts)
+    with torch.no_grad(), tiny_model.hooks(fwd_hooks=hooks):
+        want = emotion_logprob(tiny_model(b.tokens, attention_mask=b.attention_mask), b.end_positions, ids)
+    torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
