@@ -131,3 +131,15 @@ def test_identical_hooks_are_stored_once_and_load_the_same(tiny_model, tmp_path)
     torch.testing.assert_close(store.load("blocks.1.hook_resid_pre"), store.load("blocks.0.hook_resid_post"))
     ref = _single_pass(tiny_model, store.texts[0], "blocks.1.hook_resid_pre")
     torch.testing.assert_close(store.load("blocks.1.hook_resid_pre")[0, : ref.shape[0]], ref, atol=ATOL, rtol=RTOL)
+
+
+def test_atomic_writes_get_a_plain_file_mode(tmp_path):
+    """Results are shared: an atomically written file has the mode a plain new file would (umask applied), not 0600."""
+    import os
+
+    from interp.io import atomic_write_text
+
+    p = atomic_write_text(tmp_path / "report.html", "<html></html>")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert p.stat().st_mode & 0o777 == 0o666 & ~mask and not list(tmp_path.glob(".*tmp"))
