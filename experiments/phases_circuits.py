@@ -92,6 +92,11 @@ def _gen_table(title: str, gens: list[dict]) -> dict:
                      for g in gens for c, e in g["effect"].items()]}
 
 
+def _gen_examples(title: str, gens: list[dict], n: int = 2) -> dict:
+    return {"title": title, "columns": ["intervention", "prompt", "clean continuation", "intervened continuation"],
+            "rows": [[g["intervention"], x["prompt"], x["clean"], x["intervened"]] for g in gens for x in g["examples"][:n]]}
+
+
 def phase_ablate(state: StudyState, out: Path) -> dict:
     """Phase 6: per emotion, ablate the top-k screened heads together vs k random heads; Δ log P(emotion word) at the sentence end
     (and, with ``generate_prompts``, the scored continuations of emotion sentences with the top ``max_k`` heads ablated)."""
@@ -135,6 +140,7 @@ def phase_ablate(state: StudyState, out: Path) -> dict:
             headline.append(_gen_row(emotion, gens[-1], f"{cfg.mode}-ablate top {cfg.max_k} heads"))
     if gens:
         tables.append(_gen_table("continuations of emotion sentences with the top heads ablated (paired by prompt)", gens))
+        tables.append(_gen_examples("examples: continuations with the top heads ablated", gens))
     gen_text = (f" Generations: {cfg.generate_prompts} emotion sentences per emotion continued greedily for {cfg.max_new_tokens} tokens "
                 f"with the top {cfg.max_k} heads ablated at every position, scored by VADER and emotion keywords, vs "
                 f"{cfg.generate_random} random {cfg.max_k}-head sets.") if gens else ""
@@ -188,6 +194,7 @@ def phase_patch_heads(state: StudyState, out: Path) -> dict:
         headline += [_gen_row(emotion, g, f"patch top head ({g['config']['mode']})") for g in emo_gens]
     if gens:
         tables.append(_gen_table("continuations of neutral sentences with the top head patched on the prompt (paired by prompt)", gens))
+        tables.append(_gen_examples("examples: neutral sentences continued with the top head patched", gens, n=1))
     return {"text": f"Per emotion, up to {cfg.n_pairs} pairs: each emotion sentence with a neutral sentence of equal token length. Modes: "
                     f"pattern_v (pattern and values from the source), v_only (values from the source, pattern from the target), "
                     f"pattern_only, z (the head's whole output); equal lengths match position i to position i. With grouped-query "

@@ -212,10 +212,18 @@ def trainable_parameters(module) -> int:
 
 
 def base_parameters(model) -> int:
-    """Unique parameter count of the base model (tied embeddings counted once)."""
+    """Parameter count of the base model as published: shared tensors once, and with tied word embeddings the
+    unembedding counted once with the embedding even where the loaded bridge holds it as a separate copy
+    (SmolLM2 from GGUF: 162.8M tensors in memory, 134.5M parameters)."""
     seen, n = set(), 0
     for p in model.parameters():
         if p.data_ptr() not in seen:
             seen.add(p.data_ptr())
             n += p.numel()
+    if getattr(model.cfg, "tie_word_embeddings", False):
+        params = dict(model.named_parameters())
+        emb = [p for k, p in params.items() if "embed_tokens" in k or k.endswith("embed.W_E")]
+        heads = [p for k, p in params.items() if ("lm_head" in k or "unembed" in k) and p.dim() == 2]
+        if emb and heads and heads[0].data_ptr() != emb[0].data_ptr() and heads[0].numel() == emb[0].numel():
+            n -= heads[0].numel()
     return n

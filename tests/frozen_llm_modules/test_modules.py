@@ -155,3 +155,10 @@ def test_kv_cached_generation_matches_full_recompute_on_real_model(real_model):
     llm.disable_all()
     assert llm.generate(prompts, max_new_tokens=8) == outs[str(EmotionalState.neutral())]  # neutral ≡ base
     assert outs[str(EmotionalState(fear=1.0, joy=0.5))] != outs[str(EmotionalState.neutral())]
+
+
+@pytest.mark.real
+def test_base_parameters_counts_tied_embeddings_once_on_real_model(real_model):
+    """SmolLM2-135M ties its word embeddings: 134,515,008 parameters, though the bridge holds a separate unembedding."""
+    in_memory = sum(p.numel() for p in real_model.parameters())
+    assert base_parameters(real_model) == 134_515_008 < in_memory
