@@ -78,20 +78,29 @@ def style_results(responses: dict[str, list[str]], *, n_boot: int = 2000, seed: 
 STYLE_HINTS = {"fear": "Answer cautiously: hedge, and warn me to be careful.", "curiosity": "Answer only with questions back to me.",
                "frustration": "Suggest a different approach or an alternative.", "joy": "Answer warmly and enthusiastically!",
                "plain": ""}
-POOLS = ("hinted", "sampled")
+POOLS = ("modules", "hinted", "sampled")
 
 
 def candidate_pool(llm, prompts: list[str], *, pool: str = "hinted", n: int = 4, max_new_tokens: int = 20,
                    temperature: float = 0.9, seed: int = 0) -> tuple[list[str], int]:
-    """Candidates from the frozen base (modules off), ``per`` per prompt, flattened prompt-major: (candidates, per).
+    """Candidates, ``per`` per prompt, flattened prompt-major: (candidates, per).
 
-    ``hinted``: one greedy answer per :data:`STYLE_HINTS` instruction appended to the user turn (diverse styles
-    the reranker must tell apart from the answer alone); ``sampled``: ``n`` samples at ``temperature``.
+    ``modules``: one greedy answer of the attached style module(s) at each emotion's full state plus one of the
+    base (5 candidates of known, different styles; needs a prefix/adapter/steering module). ``hinted``: one greedy
+    base answer per :data:`STYLE_HINTS` instruction appended to the user turn (hidden from the reranker; smollm2
+    mostly ignores them). ``sampled``: ``n`` base samples at ``temperature``.
     """
     from frozen_llm_modules.state import ModuleError
 
     if pool not in POOLS:
         raise ModuleError(f"unknown candidate pool {pool!r}; choose one of {', '.join(POOLS)}")
+    if pool == "modules":
+        if not llm.modules:
+            raise ModuleError("the 'modules' candidate pool needs a prefix, adapter or steering module; add its --modules "
+                              "folder or use --pool hinted")
+        by_state = generate_conditions(llm, prompts, max_new_tokens=max_new_tokens)  # base + each emotion at 1.0
+        cols = ["base", *EMOTIONS]
+        return [by_state[c][i] for i in range(len(prompts)) for c in cols], len(cols)
     saved = dict(llm.enabled)
     llm.disable_all()
     llm.set_state(EmotionalState.neutral())

@@ -199,7 +199,7 @@ def eval_module(
     n_texts: int = typer.Option(40, "--n-texts", min=2, max=40, help="Held-out neutral sentences for perplexity (the baseline profile's last 40, never used in training)."),
     max_new_tokens: int = typer.Option(20, "--max-new-tokens", min=1),
     best_of: int = typer.Option(4, "--best-of", min=2, help="reward with --pool sampled: candidates per prompt the reward model reranks."),
-    pool: str = typer.Option("hinted", "--pool", help="reward: 'hinted' (one greedy base answer per style instruction, hidden from the reranker) or 'sampled' (N base samples at T=0.9)."),
+    pool: str = typer.Option(None, "--pool", help="reward: candidates to rerank: 'modules' (the style module's answer at each state + the base's; default when one is given), 'hinted' (base answers to hidden style instructions; default otherwise) or 'sampled' (N base samples at T=0.9)."),
     runs_root: Path = RunsRootOpt,
     seed: int = SeedOpt,
     device: str = DeviceOpt,
@@ -218,6 +218,7 @@ def eval_module(
     mods.pop("encoder", None)
     if not mods and rm is None:
         raise ModuleError("eval-module needs a prefix, adapter, steering or reward module")
+    pool = pool or ("modules" if mods else "hinted")
     llm = EmotionalLLM(m, **mods)
     ctx = RunContext.create("eval-module", {"modules": [str(d) for d in modules], "n_prompts": n_prompts, "n_texts": n_texts,
                                             "max_new_tokens": max_new_tokens, "best_of": best_of, "pool": pool}, root=runs_root, seed=seed)

@@ -110,3 +110,13 @@ def test_eval_module_scores_reward_module_by_reranking(reward_dir, tmp_path):
     assert [s["marker"] for s in out["rerank"]] == ["hedges", "questions", "alternatives", "warmth"]
     assert "styles" not in out and out["params"]["reward"]["trainable"] > 0
     assert out["rerank_pool"] == "hinted" and out["rerank_candidates"] == 5
+
+
+def test_eval_module_reranks_the_style_modules_answers_when_given_one(steering_dir, reward_dir, tmp_path):
+    r = _cli("eval-module", "--modules", str(steering_dir), "--modules", str(reward_dir), "--n-prompts", "3",
+             "--max-new-tokens", "2", "--n-texts", "2", "--runs-root", str(tmp_path / "runs"), "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["rerank_pool"] == "modules" and out["rerank_candidates"] == 5 and len(out["styles"]) == 4
+    r = _cli("eval-module", "--modules", str(reward_dir), "--pool", "modules", "--n-prompts", "3")
+    assert r.returncode == 2 and "needs a prefix, adapter or steering module" in r.stderr and "Traceback" not in r.stderr
