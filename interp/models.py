@@ -181,12 +181,9 @@ def _default_device(device: str | None) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def _attach_info(bridge, *, name: str, source: str, source_hash: str, from_cache: bool, t0: float, compat: bool):
-    cfg = bridge.cfg
-    info = ModelInfo(
-        name=name,
-        source=source,
-        source_hash=source_hash,
+def _info_from_cfg(cfg, **provenance) -> ModelInfo:
+    """A :class:`ModelInfo` from a bridge cfg (sizes) and the loader's provenance fields."""
+    return ModelInfo(
         architecture=str(getattr(cfg, "architecture", "") or ""),
         n_layers=cfg.n_layers,
         d_model=cfg.d_model,
@@ -194,11 +191,20 @@ def _attach_info(bridge, *, name: str, source: str, source_hash: str, from_cache
         n_kv_heads=int(getattr(cfg, "n_key_value_heads", None) or cfg.n_heads),
         d_head=cfg.d_head,
         d_vocab=cfg.d_vocab,
+        **provenance,
+    )
+
+
+def _attach_info(bridge, *, name: str, source: str, source_hash: str, from_cache: bool, t0: float, compat: bool):
+    bridge.ec_info = _info_from_cfg(
+        bridge.cfg,
+        name=name,
+        source=source,
+        source_hash=source_hash,
         compat_numerics=compat,
         from_cache=from_cache,
         load_seconds=round(time.perf_counter() - t0, 3),
     )
-    bridge.ec_info = info
     return bridge
 
 
@@ -289,18 +295,11 @@ def model_info(model) -> ModelInfo:
     info = getattr(model, "ec_info", None)
     if info is not None:
         return info
-    cfg = model.cfg
-    return ModelInfo(
-        name=str(getattr(cfg, "model_name", "unknown")),
+    return _info_from_cfg(
+        model.cfg,
+        name=str(getattr(model.cfg, "model_name", "unknown")),
         source="unknown",
         source_hash="unknown",
-        architecture=str(getattr(cfg, "architecture", "")),
-        n_layers=cfg.n_layers,
-        d_model=cfg.d_model,
-        n_heads=cfg.n_heads,
-        n_kv_heads=int(getattr(cfg, "n_key_value_heads", None) or cfg.n_heads),
-        d_head=cfg.d_head,
-        d_vocab=cfg.d_vocab,
         compat_numerics=False,
         from_cache=False,
         load_seconds=0.0,
