@@ -7,6 +7,7 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
+from interp.generation import require_working_kv_cache
 from frozen_llm_modules.safety_bias import apply_safety_bias, hedge_token_ids
 from frozen_llm_modules.state import EmotionalState, ModuleError
 
@@ -164,6 +165,8 @@ class EmotionalLLM:
         token (hooks see one position; the prefix hook leaves such steps alone); without it every step
         re-runs the whole sequence. Both give the same tokens up to float rounding.
         """
+        if use_kv_cache:
+            require_working_kv_cache(self.model)
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
         b = self.encode(prompts)
         tokens, am = b.tokens, b.attention_mask

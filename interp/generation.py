@@ -12,6 +12,42 @@ import torch
 from jaxtyping import Int
 from torch import Tensor
 
+from interp.errors import EmotionCircuitsError
+
+
+class KVCacheError(EmotionCircuitsError):
+    """The bridge's KV-cached forward disagrees with the full forward (a transformers / TransformerLens mismatch)."""
+
+
+@torch.no_grad()
+def require_working_kv_cache(model) -> None:
+    """Raise :class:`KVCacheError` unless one cached decoding step reproduces the full forward's logits.
+
+    TransformerLens 4.3's attention bridges read the HF cache from the ``past_key_values`` keyword;
+    transformers 5.24 renamed it ``cache``, so the bridge silently skips the cache and every cached
+    step attends to the new token alone. The check (two forward passes over 7 tokens) runs once per
+    model and is remembered on it.
+    """
+    ok = getattr(model, "_ec_kv_cache_ok", None)
+    if ok is None:
+        device = next(model.parameters()).device
+        tokens = (torch.arange(7, device=device) * 7 + 11)[None] % model.cfg.d_vocab
+        full = model(tokens, return_type="logits")[0, -1].float()
+        _, cache = model(tokens[:, :-1], return_type="logits_and_cache", use_cache=True)
+        step, _ = model(tokens[:, -1:], return_type="logits_and_cache", past_key_values=cache, use_cache=True)
+        err = float((step[0, -1].float() - full).abs().max())
+        ok = err <= 1e-2 * max(1.0, float(full.abs().max()))
+        model._ec_kv_cache_ok = ok
+        model._ec_kv_cache_err = err
+    if not ok:
+        from importlib.metadata import version
+
+        raise KVCacheError(
+            f"cached generation is broken with transformers {version('transformers')} + transformer-lens "
+            f"{version('transformer-lens')} (one cached step differs from the full forward by "
+            f"{model._ec_kv_cache_err:.3g} in the logits); install a matching pair: "
+            "pip install 'transformers>=4.56,<5.24'")
+
 
 def eos_ids(model) -> set[int]:
     """The model's end-of-sequence token ids (config first, tokenizer otherwise)."""
@@ -29,7 +65,10 @@ def continue_tokens(model, tokens: Int[Tensor, "batch pos"], attention_mask: Int
     """New token ids per row of a (left-padded) prompt batch, generated with ``fwd_hooks`` active.
 
     Hooks are removed when the call returns or raises. ``seed`` is set right before generating.
+    Raises :class:`KVCacheError` when ``use_kv_cache`` and the installed libraries break the cache.
     """
+    if use_kv_cache:
+        require_working_kv_cache(model)
     device = next(model.parameters()).device
     eos = eos_ids(model) if stop_at_eos else set()
     torch.manual_seed(seed)
