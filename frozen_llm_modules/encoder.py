@@ -108,5 +108,5 @@ class EmotionEncoder(nn.Module):
             opt.zero_grad()
             loss.backward()
             opt.step()
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
         return losses
