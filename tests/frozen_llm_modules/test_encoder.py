@@ -23,7 +23,7 @@ def test_encoder_fit_learns_labelled_contexts():
     enc = EmotionEncoder()
     before = float(((enc.linear(x) - y) ** 2).mean().detach())
     enc.fit(x, y, steps=400)
-    assert float(((enc.linear(x) - y) ** 2).mean()) < before / 10
+    assert float(((enc.linear(x) - y) ** 2).mean().detach()) < before / 10
 
 
 def test_encoder_signals_from_conversation_and_memory(tiny_model, tmp_path):
