@@ -6,13 +6,12 @@ into its folder and returns a summary whose headline numbers carry CIs and basel
 
 from pathlib import Path
 
-import torch
-
 from experiments.phase_common import row
 from experiments.pipeline import StudyState
 from interp.figures import save_plotly
 from interp.hook_names import hook_kind
 from interp.io import atomic_write_json
+from interp.threads import torch_threads
 from steering import geometry_figures as gf
 from steering.probes import probe_accuracy
 from steering.reliability import pair_key, strongest_band, vector_reliability
@@ -36,11 +35,11 @@ def vectors_file(state: StudyState) -> Path:
     return state.ctx.path / "vectors" / VECTORS_SUBDIR / f"{state.cfg.sweep.method}_{state.cfg.vectors.contrast}.safetensors"
 
 
+@torch_threads(1)  # many small matrix products: extra threads only contend; restored after
 def phase_vectors(state: StudyState, out: Path) -> dict:
     """Phase 3: vectors per layer and method, their norms and cosines (bootstrap CIs, shuffled-label null), probes."""
     cfg, seed = state.cfg.vectors, state.cfg.study.seed
     st = state.store()
-    torch.set_num_threads(1)  # many small matrix products: extra threads only contend
     sel = _hooks_of_kind(st, cfg.hook)
     labels = st.labels
     records, probes = [], []
@@ -103,11 +102,11 @@ def _ci(e: dict) -> str:
     return f"{e['value']:.3f} [{e['lo']:.3f}, {e['hi']:.3f}]"
 
 
+@torch_threads(1)  # many small matrix products: extra threads only contend; restored after
 def phase_subspace(state: StudyState, out: Path) -> dict:
     """Phase 3.5: PCA emotion subspace per layer; overlap of the two methods' subspaces and of adjacent layers vs random."""
     cfg, seed = state.cfg.subspace, state.cfg.study.seed
     st = state.store()
-    torch.set_num_threads(1)
     sel = _hooks_of_kind(st, state.cfg.vectors.hook)
     labels = st.labels
     rows = {m: {h: emotion_rows(reference_rows(st, h, m), labels) for h in sel} for m in METHODS}
@@ -146,11 +145,11 @@ def phase_subspace(state: StudyState, out: Path) -> dict:
                         "rows": table}]}
 
 
+@torch_threads(1)  # many small matrix products: extra threads only contend; restored after
 def phase_align(state: StudyState, out: Path) -> dict:
     """Phase 3.5: map the main model's residual space into model B's (ridge, Procrustes) learned on neutral sentences."""
     cfg, seed = state.cfg.align, state.cfg.study.seed
     sa, sb = state.store(), state.store(cfg.model_b)
-    torch.set_num_threads(1)
     kind = state.cfg.vectors.hook
     ha_all, hb_all = _hooks_of_kind(sa, kind), _hooks_of_kind(sb, kind)
     la = cfg.layer_a if cfg.layer_a >= 0 else strongest_layer(sa, ha_all, seed=seed)

@@ -3,18 +3,17 @@
 import pytest
 import torch
 
+from interp.errors import ConfigError, DatasetError
+from interp.threads import torch_threads
+from steering.alignment import (AlignmentSide, evaluate_map, fit_map, fit_procrustes, fit_ridge, random_rotation,
+                                rotation_self_check, split_train_test)
+
 
 @pytest.fixture(autouse=True)
 def _one_thread():
     """Small matrices: one torch thread avoids oversubscription on shared CPUs."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-from interp.errors import ConfigError, DatasetError
-from steering.alignment import (AlignmentSide, evaluate_map, fit_map, fit_procrustes, fit_ridge, random_rotation,
-                                rotation_self_check, split_train_test)
+    with torch_threads(1):
+        yield
 
 
 def _side(d=24, n_train=300, seed=0):

@@ -4,17 +4,16 @@ import numpy as np
 import pytest
 import torch
 
+from interp.errors import DatasetError
+from interp.threads import torch_threads
+from steering.reliability import pair_key, strongest_band, vector_reliability
+
 
 @pytest.fixture(autouse=True)
 def _one_thread():
     """Small matrices: one torch thread avoids oversubscription on shared CPUs."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-from interp.errors import DatasetError
-from steering.reliability import pair_key, strongest_band, vector_reliability
+    with torch_threads(1):
+        yield
 
 
 def _data(signal=2.0, n=50, d=40, seed=0):

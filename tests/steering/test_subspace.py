@@ -4,18 +4,17 @@ import numpy as np
 import pytest
 import torch
 
+from interp.errors import ConfigError, DatasetError
+from interp.threads import torch_threads
+from steering.subspace import (compare_subspaces, emotion_rows, overlap, pad_to, pca_subspace, principal_cosines,
+                               random_overlap_expected, random_overlap_sampled)
+
 
 @pytest.fixture(autouse=True)
 def _one_thread():
     """Small matrices: one torch thread avoids oversubscription on shared CPUs."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-from interp.errors import ConfigError, DatasetError
-from steering.subspace import (compare_subspaces, emotion_rows, overlap, pad_to, pca_subspace, principal_cosines,
-                               random_overlap_expected, random_overlap_sampled)
+    with torch_threads(1):
+        yield
 
 
 def test_overlap_of_subspace_with_itself_is_one_and_orthogonal_is_zero():
