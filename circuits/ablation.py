@@ -118,7 +118,7 @@ def metric_under_hooks(model, texts: Sequence[str], token_ids: Sequence[int], fw
     the same numbers as right padding with full logits, with less padding and no unembedding of other positions.
     """
     device = next(model.parameters()).device
-    lengths = [tokenize_batch(model, [t]).lengths[0] for t in texts]
+    lengths = tokenize_batch(model, list(texts)).lengths
     order = sorted(range(len(texts)), key=lambda i: lengths[i])
     out = torch.empty(len(texts))
     for i in range(0, len(order), batch_size):
@@ -126,8 +126,7 @@ def metric_under_hooks(model, texts: Sequence[str], token_ids: Sequence[int], fw
         b = tokenize_batch(model, [texts[j] for j in idx], padding_side="left")
         with model.hooks(fwd_hooks=fwd_hooks):
             logits = _last_logits(model, b.tokens.to(device), b.attention_mask.to(device))
-        last = torch.full((len(idx),), logits.shape[1] - 1)
-        out[idx] = emotion_logprob(logits, last.tolist(), token_ids).cpu()
+        out[idx] = emotion_logprob(logits, [logits.shape[1] - 1] * len(idx), token_ids).cpu()
     return out
 
 

@@ -4,16 +4,11 @@ import pytest
 import torch
 
 from interp.errors import ConfigError, DatasetError
-from interp.threads import torch_threads
 from steering.alignment import (AlignmentSide, evaluate_map, fit_map, fit_procrustes, fit_ridge, random_rotation,
                                 rotation_self_check, split_train_test)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small matrices: one torch thread avoids oversubscription on shared CPUs."""
-    with torch_threads(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _side(d=24, n_train=300, seed=0):

@@ -5,15 +5,10 @@ import pytest
 import torch
 
 from interp.errors import DatasetError
-from interp.threads import torch_threads
 from steering.reliability import pair_key, strongest_band, vector_reliability
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small matrices: one torch thread avoids oversubscription on shared CPUs."""
-    with torch_threads(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _data(signal=2.0, n=50, d=40, seed=0):

@@ -5,16 +5,11 @@ import pytest
 import torch
 
 from interp.errors import ConfigError, DatasetError
-from interp.threads import torch_threads
 from steering.subspace import (compare_subspaces, emotion_rows, overlap, pad_to, pca_subspace, principal_cosines,
                                random_overlap_expected, random_overlap_sampled)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small matrices: one torch thread avoids oversubscription on shared CPUs."""
-    with torch_threads(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_overlap_of_subspace_with_itself_is_one_and_orthogonal_is_zero():
