@@ -45,6 +45,17 @@ class StudyState:
     models: dict = field(default_factory=dict)
     keys: dict[str, str] = field(default_factory=dict)
     dataset: object = None
+    split: object = None
+    """``interp.splits.DataSplit`` of ``dataset``: selection and evaluation parts (disjoint)."""
+
+    def split_indices(self, name: str) -> list[int]:
+        """Indices into ``dataset.records`` (and so into the activation store) of the ``selection`` or ``evaluation`` split."""
+        ids = {r.id for r in self.split.part(name).records}
+        return [i for i, r in enumerate(self.dataset.records) if r.id in ids]
+
+    def texts(self, emotion: str, split: str) -> list[str]:
+        """Texts of ``emotion`` in the named split, in dataset order."""
+        return [r.text for r in self.split.part(split).by_emotion(emotion)]
 
     def model(self, name: str):
         if name not in self.models:
@@ -72,7 +83,8 @@ def phase_key(state: StudyState, phase: str, model_hash: str, dataset_hash: str)
     cfg = state.cfg
     section = cfg.section(phase) if hasattr(cfg, phase) else {}
     upstream = {p: state.keys.get(p) for p in PREREQUISITES[phase]}
-    extra = {"model": cfg.study.model, "seed": cfg.study.seed, "profile": cfg.study.profile}
+    extra = {"model": cfg.study.model, "seed": cfg.study.seed, "profile": cfg.study.profile,
+             "split": state.split.describe() if state.split is not None else None}
     if phase == "extract" and cfg.enabled("align"):
         extra["model_b"] = cfg.align.model_b  # extract also stores model B's activations for alignment
     return _hash({"phase": phase, "model_hash": model_hash, "dataset_hash": dataset_hash, "section": section,
@@ -119,7 +131,6 @@ def find_resumable_run(runs_root: Path, study: str, config_hash: str) -> Path | 
 def run_study(cfg: StudyConfig, *, runs_root: Path = Path("runs"), phases: dict[str, PhaseFn],
               resume: bool = True, quiet: bool = False) -> tuple[RunContext, dict]:
     """Run every enabled phase; return the run context and ``{phase: status}``."""
-    from interp.datasets import load_dataset
 
     from interp.errors import ConfigError
 
@@ -136,9 +147,10 @@ def run_study(cfg: StudyConfig, *, runs_root: Path = Path("runs"), phases: dict[
     ctx.manifest.pop("finished_utc", None)
     ctx.save()
     state = StudyState(cfg=cfg, ctx=ctx, runs_root=runs_root)
-    ds = load_dataset(cfg.study.profile)
+    ds, state.split = study_dataset(cfg)
     state.dataset = ds
     ctx.record_dataset(cfg.study.profile, ds)
+    ctx.manifest["split"] = state.split.describe()
     from interp.registry import KNOWN_MODELS
 
     model_hash = _source_hash(cfg.study.model, KNOWN_MODELS)
@@ -175,6 +187,23 @@ def run_study(cfg: StudyConfig, *, runs_root: Path = Path("runs"), phases: dict[
             ctx.record_step(phase, key=key, status=status[phase])
             prog.update(overall, completed=i + 1)
     return ctx, status
+
+
+def study_dataset(cfg: StudyConfig):
+    """The study's dataset and its selection / evaluation split (``[study] split``).
+
+    ``halves``: the profile split per label. ``profile``: the dataset is the profile plus the records the
+    evaluation profile adds (so one activation store holds both); selection = the profile, evaluation = the additions.
+    """
+    from interp.datasets import EmotionDataset, load_dataset
+    from interp.splits import split_by_profile, split_dataset
+
+    ds = load_dataset(cfg.study.profile)
+    if cfg.study.split == "halves":
+        return ds, split_dataset(ds, fraction=cfg.study.split_fraction, seed=cfg.study.seed)
+    sp = split_by_profile(ds, load_dataset(cfg.study.evaluation_profile))
+    union = EmotionDataset(ds.records + sp.evaluation.records, f"{ds.source} + {sp.evaluation.source}", ds.profile)
+    return union, sp
 
 
 def _source_hash(name: str, known) -> str:

@@ -42,6 +42,13 @@ class StudySection:
     seed: int = 0
     phases: list[str] = field(default_factory=lambda: list(PHASES))
     device: str = "cpu"
+    # Selection / evaluation split (interp.splits): "halves" splits the profile per label by seeded hash
+    # (split_fraction goes to selection); "profile" selects on `profile` and evaluates on the records that
+    # `evaluation_profile` adds to it. Every selection (band, heads, best cell, window) uses the selection split;
+    # every reported effect comes from the evaluation split.
+    split: str = "halves"
+    split_fraction: float = 0.5
+    evaluation_profile: str = "extended"
 
 
 @dataclass
@@ -217,6 +224,17 @@ def validate(cfg: StudyConfig, *, source: str = "config") -> None:
                 raise ConfigError(f"{source}: phase {p!r} needs phase {pre!r}, which is disabled; add {pre!r} to [study] phases or remove {p!r}")
     if cfg.study.profile not in ("baseline", "extended") and not Path(cfg.study.profile).exists():
         raise ConfigError(f"{source}: [study] profile must be 'baseline', 'extended' or an existing dataset file, got {cfg.study.profile!r}")
+    from interp.splits import SPLIT_METHODS
+
+    if cfg.study.split not in SPLIT_METHODS:
+        raise ConfigError(f"{source}: [study] split must be one of {', '.join(SPLIT_METHODS)}, got {cfg.study.split!r}")
+    if not 0.1 <= cfg.study.split_fraction <= 0.9:
+        raise ConfigError(f"{source}: [study] split_fraction must be in [0.1, 0.9] (share of each label used for selection), "
+                          f"got {cfg.study.split_fraction}")
+    if cfg.study.split == "profile" and cfg.study.evaluation_profile not in ("baseline", "extended") \
+            and not Path(cfg.study.evaluation_profile).exists():
+        raise ConfigError(f"{source}: [study] evaluation_profile must be 'baseline', 'extended' or an existing dataset file, "
+                          f"got {cfg.study.evaluation_profile!r}")
     from steering.vectors import CONTRASTS, METHODS
 
     for m in cfg.vectors.methods:
