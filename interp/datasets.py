@@ -1,9 +1,24 @@
 """Emotion sentence sets: records, loading (package profiles or user JSONL/CSV), validation, hashing.
 
-Schema of one record (JSONL line or CSV row): ``id, text, emotion, spans, language, attribute``.
+Schema of one record (JSONL line or CSV row): ``id, text, emotion, spans, language, attribute``
+and the optional strings ``pair_id``, ``set``, ``trap_emotion``.
 ``spans`` is a list of ``[start, end)`` character offsets of the explicit emotion word(s);
-in CSV it is a JSON string (``"[[0, 5]]"``). Profiles: ``baseline`` (70 per emotion) and
-``extended`` (baseline + 100 more per emotion, 680 sentences).
+in CSV it is a JSON string (``"[[0, 5]]"``).
+
+Optional fields:
+
+- ``pair_id``: on a neutral record, the id of the emotion sentence it is a *matched counterpart*
+  of (same grammatical person, punctuation, kind of opening, length within 2 words). Every
+  emotion sentence has at most one counterpart; in a paired dataset (any record has a
+  ``pair_id``) every explicit emotion sentence must have exactly one.
+- ``set``: ``"implicit"`` (emotion carried without any lexicon word, no spans) or ``"trap"``
+  (a neutral sentence using a lexicon word in a neutral sense; ``spans`` cover that word and
+  ``trap_emotion`` names the lexicon it comes from).
+
+Profiles: ``baseline`` (70 per emotion), ``extended`` (baseline + 100 more per emotion, 680
+sentences), ``matched`` (the 210 baseline emotion sentences + one matched neutral each; the
+original, confounded baseline neutrals are left out), ``matched-extended`` (the 510 extended
+emotion sentences + their matched neutrals), ``implicit`` and ``trap``.
 """
 
 import csv
@@ -22,8 +37,18 @@ from interp.lexicon import EMOTION_WORDS, STRONG_AFFECT_WORDS, words
 PROFILES: dict[str, tuple[str, ...]] = {
     "baseline": ("emotions_baseline.jsonl",),
     "extended": ("emotions_baseline.jsonl", "emotions_extended.jsonl"),
+    "matched": ("emotions_baseline.jsonl", "emotions_matched_baseline.jsonl"),
+    "matched-extended": ("emotions_baseline.jsonl", "emotions_extended.jsonl",
+                         "emotions_matched_baseline.jsonl", "emotions_matched_extended.jsonl"),
+    "implicit": ("emotions_implicit.jsonl",),
+    "trap": ("emotions_trap.jsonl",),
 }
+MATCHED_PROFILES: frozenset[str] = frozenset({"matched", "matched-extended"})
+"""Profiles built from matched pairs: neutral records without a ``pair_id`` (the old, confounded
+neutrals) are dropped and every emotion sentence must have its counterpart."""
 REQUIRED_FIELDS = ("id", "text", "emotion", "spans", "language", "attribute")
+OPTIONAL_FIELDS = ("pair_id", "set", "trap_emotion")
+RECORD_SETS = ("implicit", "trap")
 
 
 @dataclass(frozen=True)
@@ -36,10 +61,17 @@ class EmotionRecord:
     spans: tuple[tuple[int, int], ...] = ()
     language: str = "en"
     attribute: str = "emotion"
+    pair_id: str | None = None
+    set: str | None = None
+    trap_emotion: str | None = None
 
     def to_dict(self) -> dict:
+        """The record as a JSON object; optional fields appear only when set (so old hashes are unchanged)."""
         d = asdict(self)
         d["spans"] = [list(s) for s in self.spans]
+        for key in OPTIONAL_FIELDS:
+            if d[key] is None:
+                del d[key]
         return d
 
     def span_texts(self) -> list[str]:
@@ -125,9 +157,23 @@ def _parse_record(obj: object, where: str) -> EmotionRecord:
     for key in ("language", "attribute"):
         if key in obj and not isinstance(obj[key], str):
             raise DatasetError(f"{where}: field {key!r} must be a string")
+    optional: dict[str, str | None] = {}
+    for key in OPTIONAL_FIELDS:
+        val = obj.get(key)
+        if val is None or val == "":  # absent, JSON null, or an empty CSV cell
+            optional[key] = None
+        elif not isinstance(val, str) or not val.strip():
+            raise DatasetError(f"{where}: field {key!r} is {val!r}; it must be a non-empty string or absent")
+        else:
+            optional[key] = val.strip()
+    if optional["set"] is not None and optional["set"] not in RECORD_SETS:
+        raise DatasetError(f"{where}: field 'set' is {optional['set']!r}; use one of {', '.join(RECORD_SETS)} or leave it out")
+    if optional["trap_emotion"] is not None and optional["trap_emotion"] not in EMOTION_WORDS:
+        raise DatasetError(f"{where}: field 'trap_emotion' is {optional['trap_emotion']!r}; use one of {', '.join(EMOTION_WORDS)}")
     return EmotionRecord(
         id=obj["id"], text=text, emotion=obj["emotion"], spans=tuple(spans),
         language=obj.get("language", "en") or "en", attribute=obj.get("attribute", "emotion") or "emotion",
+        **optional,
     )
 
 
@@ -165,6 +211,7 @@ def load_file(path: str | Path) -> EmotionDataset:
     if not records:
         raise DatasetError(f"dataset file {str(p)!r} is empty: it holds no records")
     _check_unique_ids(records, str(p))
+    check_structure(records, str(p), require_pairs=any(r.pair_id for r in records))
     return EmotionDataset(tuple(records), str(p))
 
 
@@ -174,9 +221,16 @@ def load_profile(profile: str) -> EmotionDataset:
         raise DatasetError(f"unknown profile {profile!r}; choose one of: {', '.join(PROFILES)}")
     records: list[EmotionRecord] = []
     for fname in PROFILES[profile]:
-        text = resources.files("interp").joinpath("data", fname).read_text(encoding="utf-8")
-        records.extend(parse_jsonl(text, fname))
+        res = resources.files("interp").joinpath("data", fname)
+        if not res.is_file():
+            raise DatasetError(f"profile {profile!r} needs the data file interp/data/{fname}, which is not installed; "
+                               f"reinstall the package or choose another profile ({', '.join(PROFILES)})")
+        records.extend(parse_jsonl(res.read_text(encoding="utf-8"), fname))
+    matched = profile in MATCHED_PROFILES
+    if matched:
+        records = [r for r in records if r.emotion != "neutral" or r.pair_id]
     _check_unique_ids(records, profile)
+    check_structure(records, profile, require_pairs=matched)
     return EmotionDataset(tuple(records), f"package:{profile}", profile)
 
 
@@ -191,6 +245,67 @@ def _check_unique_ids(records: list[EmotionRecord], source: str) -> None:
     dup = [k for k, n in Counter(r.id for r in records).items() if n > 1]
     if dup:
         raise DatasetError(f"{source}: duplicate id(s): {', '.join(dup[:5])}; ids must be unique")
+
+
+def _all_lexicon_words() -> frozenset[str]:
+    return frozenset().union(*EMOTION_WORDS.values())
+
+
+def _ids(rs: list[str]) -> str:
+    return ", ".join(rs[:5]) + (f" (+{len(rs) - 5} more)" if len(rs) > 5 else "")
+
+
+def check_structure(records: list[EmotionRecord] | tuple[EmotionRecord, ...], source: str, *,
+                    require_pairs: bool) -> None:
+    """Raise :class:`DatasetError` on broken pairs or sets (the loader calls this; ids must be unique).
+
+    Pairs: a ``pair_id`` must name a record of the dataset that is an emotion sentence (not a
+    neutral one), the record carrying it must be labelled neutral, and no sentence may have two
+    counterparts; with ``require_pairs`` every explicit emotion sentence (no ``set``) needs one.
+    Sets: an ``implicit`` record is an emotion (not neutral) with no spans and no lexicon word;
+    a ``trap`` record is neutral and contains a lexicon word.
+    """
+    by_id = {r.id: r for r in records}
+    dangling = [f"{r.id} -> {r.pair_id}" for r in records if r.pair_id and r.pair_id not in by_id]
+    if dangling:
+        raise DatasetError(f"{source}: pair_id names no record of the dataset: {_ids(dangling)}; "
+                           "set pair_id to the id of the emotion sentence the neutral counterpart matches")
+    not_neutral = [f"{r.id} ({r.emotion})" for r in records if r.pair_id and r.emotion != "neutral"]
+    if not_neutral:
+        raise DatasetError(f"{source}: a matched counterpart must be labelled 'neutral', but {_ids(not_neutral)} "
+                           "carry a pair_id; relabel them neutral or drop their pair_id")
+    to_neutral = [f"{r.id} -> {r.pair_id}" for r in records if r.pair_id and by_id[r.pair_id].emotion == "neutral"]
+    if to_neutral:
+        raise DatasetError(f"{source}: pair_id must name an emotion sentence, but {_ids(to_neutral)} name neutral records")
+    partners: dict[str, list[str]] = {}
+    for r in records:
+        if r.pair_id:
+            partners.setdefault(r.pair_id, []).append(r.id)
+    doubled = [f"{k} <- {' & '.join(v)}" for k, v in partners.items() if len(v) > 1]
+    if doubled:
+        raise DatasetError(f"{source}: an emotion sentence may have one matched counterpart, but {_ids(doubled)}; "
+                           "keep one counterpart per sentence")
+    if require_pairs:
+        missing = [r.id for r in records if r.emotion != "neutral" and r.set is None and r.id not in partners]
+        if missing:
+            raise DatasetError(f"{source}: emotion sentence(s) without a matched neutral counterpart: {_ids(missing)}; "
+                               "add a neutral record with pair_id set to each id, or drop the sentence")
+    lexicon = _all_lexicon_words()
+    for r in records:
+        if r.set == "implicit":
+            hits = [w for w in words(r.text) if w in lexicon]
+            if hits:
+                raise DatasetError(f"{source}: implicit record {r.id} contains the lexicon word {hits[0]!r}; "
+                                   "an implicit sentence must carry its emotion without any lexicon word, rewrite it")
+            if r.emotion == "neutral" or r.spans:
+                raise DatasetError(f"{source}: implicit record {r.id} must have an emotion label (not neutral) and no spans, "
+                                   f"got emotion={r.emotion!r}, spans={list(r.spans)}")
+        elif r.set == "trap":
+            if r.emotion != "neutral":
+                raise DatasetError(f"{source}: trap record {r.id} is labelled {r.emotion!r}; trap sentences are neutral")
+            if not any(w in lexicon for w in words(r.text)):
+                raise DatasetError(f"{source}: trap record {r.id} contains no lexicon word; a trap sentence must use one "
+                                   f"({', '.join(sorted(lexicon)[:4])}, …) in a neutral sense")
 
 
 _NORM_RE = re.compile(r"[^a-z0-9 ]+")
@@ -221,7 +336,11 @@ def validate(ds: EmotionDataset, *, min_words: int = 4, max_words: int = 16,
     of a known emotion has ≥1 span, each span covers a word of that emotion's lexicon and
     the text has no other emotion's words; neutral records have no spans and no emotion or
     strong-affect words; word counts within [min_words, max_words]; optionally an exact
-    count per emotion.
+    count per emotion. Sets: an ``implicit`` record has no lexicon word and no span; a
+    ``trap`` record is neutral, has a span on a lexicon word (of ``trap_emotion`` when given)
+    and no strong-affect word. Pairs: a counterpart matches its emotion sentence on every
+    surface feature of ``interp.confounds.PAIR_RULE_FEATURES`` (person, opening with "The",
+    punctuation) and is within 2 words in length.
     """
     problems: list[str] = []
     seen: dict[str, str] = {}
@@ -234,7 +353,26 @@ def validate(ds: EmotionDataset, *, min_words: int = 4, max_words: int = 16,
         if not min_words <= n_words <= max_words:
             problems.append(f"{r.id}: {n_words} words, outside [{min_words}, {max_words}]")
         ws = set(words(r.text))
-        if r.emotion == "neutral":
+        if r.set == "trap":
+            lex = sorted(ws & _all_lexicon_words())
+            if not lex:
+                problems.append(f"{r.id}: trap sentence contains no lexicon word")
+            if not r.spans:
+                problems.append(f"{r.id}: trap sentence has no span on its lexicon word")
+            pool = set(EMOTION_WORDS.get(r.trap_emotion, ())) if r.trap_emotion else set(_all_lexicon_words())
+            for a, b in r.spans:
+                if r.text[a:b].lower() not in pool:
+                    problems.append(f"{r.id}: span [{a}, {b}] = {r.text[a:b]!r} is not a {r.trap_emotion or 'lexicon'} word")
+            affect = sorted(ws & set(STRONG_AFFECT_WORDS))
+            if affect:
+                problems.append(f"{r.id}: trap sentence contains strong-affect word(s) {affect}")
+        elif r.set == "implicit":
+            lex = sorted(ws & _all_lexicon_words())
+            if lex:
+                problems.append(f"{r.id}: implicit sentence contains lexicon word(s) {lex}")
+            if r.spans:
+                problems.append(f"{r.id}: implicit sentence has spans {list(r.spans)}")
+        elif r.emotion == "neutral":
             if r.spans:
                 problems.append(f"{r.id}: neutral sentence has spans {list(r.spans)}")
             bad = sorted(ws & (set().union(*EMOTION_WORDS.values()) | set(STRONG_AFFECT_WORDS)))
@@ -252,6 +390,14 @@ def validate(ds: EmotionDataset, *, min_words: int = 4, max_words: int = 16,
                 problems.append(f"{r.id}: {r.emotion} sentence also contains other emotions' word(s) {others}")
         elif not r.spans and r.attribute == "emotion":
             problems.append(f"{r.id}: emotion {r.emotion!r} record has no span")
+    by_id = {r.id: r for r in ds.records}
+    for r in ds.records:
+        if r.pair_id and r.pair_id in by_id:
+            from interp.confounds import pair_mismatches
+
+            broken = pair_mismatches(by_id[r.pair_id].text, r.text)
+            if broken:
+                problems.append(f"{r.id}: counterpart of {r.pair_id} differs in {', '.join(broken)}")
     counts = dict(Counter(r.emotion for r in ds.records))
     if expected_per_emotion is not None:
         for emo, n in counts.items():
