@@ -7,8 +7,9 @@ import torch
 
 from circuits.ablation import Head, validate_heads
 from interp.errors import ConfigError
-from interp.figures import save_circuitsvis
+from interp.figures import save_circuitsvis_view
 from interp.hook_names import hook_pattern
+from interp.io import ensure_writable_dir
 
 
 @torch.no_grad()
@@ -33,17 +34,21 @@ def head_patterns(model, text: str, heads: Sequence[Head]) -> tuple[torch.Tensor
 
 
 def attention_view(model, texts: Sequence[str], heads: Sequence[Head], out_dir: str | Path, *, kind: str = "heads") -> list[Path]:
-    """Write one HTML file per sentence (``attention_heads`` or ``attention_patterns``); returns the paths."""
-    import circuitsvis as cv
+    """Write one HTML file per sentence (``attention_heads`` or ``attention_patterns``); returns the paths.
 
+    The sentence reaches the page's title (HTML-escaped) and its tokens the view's props (script-safe JSON).
+    """
     if kind not in ("heads", "patterns"):
         raise ConfigError(f"unknown view kind {kind!r}; choose 'heads' or 'patterns'")
     heads = validate_heads(model, heads)
+    out = ensure_writable_dir(out_dir)
     names = [f"L{l}H{h}" for l, h in heads]
     paths = []
     for i, text in enumerate(texts):
         pat, toks = head_patterns(model, text, heads)
-        fn = cv.attention.attention_heads if kind == "heads" else cv.attention.attention_patterns
-        view = fn(attention=pat, tokens=toks, attention_head_names=names) if kind == "heads" else fn(attention=pat, tokens=toks)
-        paths.append(save_circuitsvis(view, Path(out_dir) / f"attention_{i:03d}.html", title=f"{', '.join(names)}: {text}"))
+        if kind == "heads":
+            component, props = "AttentionHeads", {"attention": pat, "tokens": toks, "attentionHeadNames": names}
+        else:
+            component, props = "AttentionPatterns", {"attention": pat, "tokens": toks}
+        paths.append(save_circuitsvis_view(component, props, out / f"attention_{i:03d}.html", title=f"{', '.join(names)}: {text}"))
     return paths

@@ -16,7 +16,9 @@ from rich.markup import escape
 
 from experiments import commands
 from experiments.cli_common import err_console
-from interp.errors import EmotionCircuitsError
+from interp.errors import EmotionCircuitsError, EmotionCircuitsWarning
+from interp.io import write_error
+from interp.run_context import forget_open_runs, mark_open_runs_failed
 
 app = typer.Typer(
     name="emotion-circuits",
@@ -43,24 +45,49 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turning user errors into one line and exit code 2."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     warnings.filterwarnings("ignore")
+    warnings.filterwarnings("always", category=EmotionCircuitsWarning)
+    warnings.showwarning = _show_warning
     command = typer.main.get_command(app)
+    forget_open_runs()
     try:
         rv = command.main(args=argv, prog_name="emotion-circuits", standalone_mode=False)
     except EmotionCircuitsError as exc:
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        sys.exit(2)
+        _user_error(str(exc))
     except typer.Exit as exc:
+        if exc.exit_code:
+            mark_open_runs_failed(f"exit code {exc.exit_code}")
         sys.exit(exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):
         err_console.print("interrupted; rerun the same command to resume")
         sys.exit(130)
+    except OSError as exc:
+        # A full disk, quota, read-only folder or permission failure outside the atomic writers.
+        err = write_error(exc, exc.filename or "an output file")
+        if err is None:
+            mark_open_runs_failed(f"{type(exc).__name__}: {exc}")
+            raise
+        _user_error(str(err))
     except Exception as exc:
         # typer vendors click; its usage errors carry .show() and .exit_code.
         if hasattr(exc, "show") and hasattr(exc, "exit_code"):
             exc.show()
             sys.exit(exc.exit_code)
+        mark_open_runs_failed(f"{type(exc).__name__}: {exc}")
         raise
     sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _show_warning(message, category, *args, **kwargs) -> None:
+    """Our warnings as one ``warning: …`` line on stderr; every other library's warning stays silent."""
+    if issubclass(category, EmotionCircuitsWarning):
+        err_console.print(f"warning: {message}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _user_error(message: str) -> None:
+    """Print ``error: message`` on one line, mark this process's unfinished runs failed, exit 2."""
+    mark_open_runs_failed(message)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -17,8 +17,17 @@ from rich.table import Table
 from interp.errors import ConfigError, EmotionCircuitsError
 
 _RANGE_RE = re.compile(r"^(-?\d+)(?:-(-?\d+))?$")
-console = Console()
-err_console = Console(stderr=True)
+
+
+def _console(*, stderr: bool = False) -> Console:
+    """A rich console that does not cut tables at 80 columns when its stream is not a terminal (pipes, files, CI)."""
+    stream = sys.stderr if stderr else sys.stdout
+    tty = hasattr(stream, "isatty") and stream.isatty()
+    return Console(stderr=stderr, width=None if tty else 10_000)
+
+
+console = _console()
+err_console = _console(stderr=True)
 
 JsonOpt = typer.Option(False, "--json", help="Print a machine-readable JSON summary on stdout instead of tables.")
 RunsRootOpt = typer.Option(Path("runs"), "--runs-root", help="Folder under which run directories are created.")
@@ -66,8 +75,12 @@ def fmt(v: Any) -> str:
     return str(v)
 
 
-def parse_int_list(text: str | None, *, name: str, default: list[int] | None = None) -> list[int] | None:
-    """Parse ``"0,3,5-9"`` into ``[0, 3, 5, 6, 7, 8, 9]``; raise a ConfigError naming ``name``."""
+def parse_int_list(text: str | None, *, name: str, default: list[int] | None = None, minimum: int | None = 0) -> list[int] | None:
+    """Parse ``"0,3,5-9"`` into ``[0, 3, 5, 6, 7, 8, 9]``; raise a ConfigError naming ``name``.
+
+    Values below ``minimum`` (default 0) are refused: ``--layers -1`` is an error, not "the last layer"
+    (layers count from 0; name the last one by its number). A range must ascend (``5-2`` is an error).
+    """
     if text is None or text == "":
         return default
     out: list[int] = []
@@ -78,7 +91,14 @@ def parse_int_list(text: str | None, *, name: str, default: list[int] | None = N
         if m is None:
             raise ConfigError(f"{name} must be integers or ranges like '0,3,5-9', got {text!r}")
         a, b = int(m.group(1)), int(m.group(2) or m.group(1))
+        if minimum is not None and min(a, b) < minimum:
+            raise ConfigError(f"{name} value {min(a, b)} in {text!r} is below {minimum}; negative indices are not supported, "
+                              f"count from {minimum} (e.g. the last of 30 layers is 29)")
+        if b < a:
+            raise ConfigError(f"{name} range {part!r} is descending; write it low-high, e.g. '{b}-{a}'")
         out.extend(range(a, b + 1))
+    if not out:
+        raise ConfigError(f"{name} is empty ({text!r}); give integers or ranges like '0,3,5-9'")
     return out
 
 

@@ -9,6 +9,9 @@ hash, the dataset hash, the phase's config section and the keys of the phases it
   the steering sweep, continue from their own stored partial results).
 * A new run reuses a finished phase from any earlier run of the study with the same
   key (files are hard-linked, or copied across file systems).
+* ``done.json`` also lists every file the phase wrote with its size and SHA-256; a phase
+  folder is skipped or reused only if every listed file verifies. A damaged folder is
+  recomputed (the phase itself resumes what still verifies, e.g. activation shards).
 """
 
 import hashlib
@@ -24,8 +27,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 
 from experiments.cli_common import err_console
 from experiments.study_config import PHASES, PREREQUISITES, StudyConfig
+from interp.integrity import tree_problem, tree_records
 from interp.io import atomic_write_json, read_json
-from interp.run_context import RunContext
+from interp.run_context import RunContext, validate_name
 
 DONE = "done.json"
 
@@ -91,12 +95,32 @@ def phase_key(state: StudyState, phase: str, model_hash: str, dataset_hash: str)
                   "upstream": upstream, "extra": extra})
 
 
+def phase_problem(pdir: Path, key: str) -> str | None:
+    """Why the phase folder ``pdir`` cannot be trusted as finished for ``key``, or None.
+
+    Finished means: ``done.json`` readable, its key equal to ``key``, and every file it lists present
+    with the recorded size and SHA-256 (a marker without a file list, from older versions, is not trusted).
+    """
+    done = pdir / DONE
+    if not done.exists():
+        return "not finished"
+    try:
+        marker = read_json(done)
+    except Exception:  # noqa: BLE001 - an unreadable marker just means "not finished"
+        return "done.json is unreadable"
+    if marker.get("key") != key:
+        return "made with another config"
+    if not isinstance(marker.get("files"), dict):
+        return "done.json lists no files to verify"
+    return tree_problem(pdir, marker["files"])
+
+
 def _find_reusable(runs_root: Path, study: str, phase: str, key: str, exclude: Path) -> Path | None:
     for done in sorted((runs_root / study).glob(f"*/{phase}/{DONE}"), reverse=True):
         if done.parent.parent == exclude:
             continue
         try:
-            if read_json(done).get("key") == key:
+            if read_json(done).get("key") == key and phase_problem(done.parent, key) is None:
                 return done.parent
         except Exception:  # noqa: BLE001 - an unreadable marker just means "not reusable"
             continue
@@ -138,7 +162,7 @@ def run_study(cfg: StudyConfig, *, runs_root: Path = Path("runs"), phases: dict[
     if missing:
         raise ConfigError(
             f"phase(s) {', '.join(missing)} have no phase function; remove them from [study] phases")
-    study = cfg.study.name
+    study = validate_name(cfg.study.name, what="[study] name")
     config = cfg.to_dict()
     config_hash = _hash(config)
     run_dir = find_resumable_run(runs_root, study, config_hash) if resume else None
@@ -164,7 +188,8 @@ def run_study(cfg: StudyConfig, *, runs_root: Path = Path("runs"), phases: dict[
             state.keys[phase] = key
             pdir = ctx.path / phase
             done_file = pdir / DONE
-            if done_file.exists() and read_json(done_file).get("key") == key:
+            problem = phase_problem(pdir, key)
+            if problem is None:
                 status[phase] = "done earlier in this run"
             elif (src := _find_reusable(runs_root, study, phase, key, ctx.path)) is not None:
                 _link_tree(src, pdir)
@@ -177,13 +202,16 @@ def run_study(cfg: StudyConfig, *, runs_root: Path = Path("runs"), phases: dict[
 
                 state.progress = update
                 t0 = time.perf_counter()
+                if done_file.exists():  # damaged or stale: the marker goes first, so a kill now leaves it unfinished
+                    done_file.unlink()
                 pdir.mkdir(parents=True, exist_ok=True)
                 summary = phases[phase](state, pdir)
                 atomic_write_json(pdir / "summary.json", summary)
                 secs = round(time.perf_counter() - t0, 2)
-                atomic_write_json(done_file, {"key": key, "seconds": secs})
+                atomic_write_json(done_file, {"key": key, "seconds": secs, "files": tree_records(pdir, exclude=(DONE,))})
                 prog.update(sub, completed=prog.tasks[sub].total or 1, visible=False)
-                status[phase] = f"computed in {secs} s"
+                damaged = problem not in ("not finished", "made with another config")
+                status[phase] = f"computed in {secs} s" + (f" (earlier result not trusted: {problem})" if damaged else "")
             ctx.record_step(phase, key=key, status=status[phase])
             prog.update(overall, completed=i + 1)
     return ctx, status

@@ -5,6 +5,10 @@ and baselines: ``{"headline": [{"name", "value", "lo", "hi", "baseline", "note"}
 every ``*.plotly.json`` figure, every circuitsvis ``*.cv.json`` view, and
 ``examples.json`` (steering examples). plotly.js and the circuitsvis bundle are
 inlined once each, so the page opens with no network.
+
+Stored text (study name, sentences, generations, titles, folder names) is HTML-escaped;
+figure data and circuitsvis props go into ``<script>`` as script-safe JSON
+(:func:`interp.figures.script_json`), so stored text can never add markup or scripts.
 """
 
 import html
@@ -13,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from interp.errors import StoreError
-from interp.figures import circuitsvis_bundle
+from interp.figures import circuitsvis_bundle, circuitsvis_div, plotly_div
 from interp.io import atomic_write_text, read_json
 
 PHASE_TITLES = {
@@ -59,14 +63,11 @@ def _headline_table(rows: list[dict]) -> str:
 
 
 def _plotly_div(fig_json: str, div_id: str) -> str:
-    return (f"<div class='fig' id='{div_id}'></div><script>(function(){{var f={fig_json};"
-            f"Plotly.newPlot('{div_id}', f.data, f.layout, {{responsive:true}});}})();</script>")
+    return plotly_div(fig_json, div_id)
 
 
 def _cv_div(spec: dict, div_id: str) -> str:
-    props = json.dumps(spec["props"])
-    return (f"<div class='fig cv' id='{div_id}' style='margin:15px 0;'></div><script>"
-            f"CircuitsVis.render('{div_id}', CircuitsVis.{spec['component']}, {props});</script>")
+    return circuitsvis_div(str(spec["component"]), spec["props"], div_id)
 
 
 def _examples(examples: list[dict]) -> str:
@@ -97,11 +98,12 @@ def build_report(run_dir: str | Path) -> Path:
     for phase in phases:
         pdir = run / phase
         title = PHASE_TITLES.get(phase, phase)
-        toc.append(f"<li><a href='#{phase}'>{html.escape(title)}</a></li>")
-        parts.append(f"<h2 id='{phase}'>{html.escape(title)}</h2>")
+        anchor = html.escape(phase, quote=True)
+        toc.append(f"<li><a href='#{anchor}'>{html.escape(title)}</a></li>")
+        parts.append(f"<h2 id='{anchor}'>{html.escape(title)}</h2>")
         summary = read_json(pdir / "summary.json") if (pdir / "summary.json").exists() else {}
         if summary.get("text"):
-            parts.append(f"<p>{html.escape(summary['text'])}</p>")
+            parts.append(f"<p>{html.escape(str(summary['text']))}</p>")
         parts.append(_headline_table(summary.get("headline", [])))
         for tbl in summary.get("tables", []):
             cols = tbl.get("columns", [])

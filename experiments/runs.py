@@ -16,10 +16,14 @@ class RunSummary:
     models: list[str]
     phases: list[str]
     complete: bool
+    status: str = "unfinished"
+    """``finished``, ``failed`` (the command stopped with an error, in ``error``) or ``unfinished`` (killed or running)."""
+    error: str | None = None
 
     def to_dict(self) -> dict:
         return {"path": str(self.path), "study": self.study, "started": self.started, "wall_seconds": self.wall_seconds,
-                "models": self.models, "phases": self.phases, "complete": self.complete}
+                "models": self.models, "phases": self.phases, "complete": self.complete, "status": self.status,
+                "error": self.error}
 
 
 def list_runs(root: str | Path = "runs") -> list[RunSummary]:
@@ -34,8 +38,9 @@ def list_runs(root: str | Path = "runs") -> list[RunSummary]:
         except StoreError:
             continue
         run = manifest.parent
+        status = "finished" if "finished_utc" in m else "failed" if "failed_utc" in m else "unfinished"
         out.append(RunSummary(run, m.get("study", run.parent.name), m.get("started_utc", ""), m.get("wall_seconds"),
-                              sorted(m.get("models", {})), sorted(m.get("steps", {})), "finished_utc" in m))
+                              sorted(m.get("models", {})), sorted(m.get("steps", {})), "finished_utc" in m, status, m.get("error")))
     return sorted(out, key=lambda r: r.started, reverse=True)
 
 

@@ -38,15 +38,17 @@ def log_run(run_dir: str | Path, *, runs_root: str | Path = "runs") -> str | Non
 
     from experiments.runs import headlines
     from interp.io import read_json
+    from interp.run_context import contained, validate_name
 
     run = Path(run_dir)
     root = Path(runs_root).resolve()
     root.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(tracking_uri(root))
     manifest = read_json(run / "manifest.json")
-    name = manifest.get("study", "emotion-circuits")
+    name = validate_name(manifest.get("study", "emotion-circuits"), what=f"study name in {str(run / 'manifest.json')!r}")
     if mlflow.get_experiment_by_name(name) is None:
-        mlflow.create_experiment(name, artifact_location=(root / "mlartifacts" / name).as_uri())
+        artifacts = contained(root / "mlartifacts" / name, root, what="MLflow artifact folder")
+        mlflow.create_experiment(name, artifact_location=artifacts.as_uri())
     mlflow.set_experiment(name)
     with mlflow.start_run(run_name=run.name) as active:
         config = read_json(run / "config.json") if (run / "config.json").exists() else {}

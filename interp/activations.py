@@ -9,9 +9,17 @@ Layout of a store folder::
 Activations are stored right-aligned (token 0 at index 0, zeros past each sentence's
 length) whatever padding side the forward pass used. Each shard is written atomically
 by a writer thread while the next batch runs, so memory stays bounded by ~2 batches.
-A rerun with the same settings skips shards already on disk (resume).
+
+Integrity: every shard carries the store's ``config_key`` (a hash of the settings) and its
+row range in its safetensors metadata, and the manifest records each finished shard's
+size and SHA-256. A rerun with the same settings reuses only shards that verify (SHA-256
+when recorded, else size + header + metadata) and recomputes the rest; a store is
+complete only when every shard verifies. Opening a store checks every shard's size,
+header and key, so a truncated or foreign shard raises a :class:`StoreError` naming it.
 """
 
+import errno
+import hashlib
 import json
 import queue
 import threading
@@ -21,7 +29,7 @@ from pathlib import Path
 
 import torch
 from jaxtyping import Float, Int
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import Tensor
 
@@ -29,7 +37,8 @@ from interp.capture import capture, unpad
 from interp.datasets import EmotionDataset
 from interp.errors import StoreError
 from interp.hook_names import RESIDUAL_KINDS, expand_hooks
-from interp.io import atomic_write_json, atomic_write_with, ensure_writable_dir, read_json
+from interp.integrity import file_record, safetensors_problem, sha256_file
+from interp.io import atomic_write_json, atomic_write_with, ensure_writable_dir, read_json, write_error
 from interp.models import model_info
 from interp.positions import prepends_bos, tokenize_batch
 
@@ -66,6 +75,57 @@ def _settings(model, ds: EmotionDataset, hooks: list[str], batch_size: int, padd
     }
 
 
+def config_key(settings: dict) -> str:
+    """Short hash of a store's settings; stamped into every shard it writes."""
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _shard_metadata(key: str, start: int, stop: int) -> dict[str, str]:
+    return {"config_key": key, "start": str(start), "stop": str(stop)}
+
+
+def _shard_problem(path: Path, entry: dict, key: str | None, *, full: bool) -> str | None:
+    """Why the shard at ``path`` cannot be trusted for manifest ``entry``, or None.
+
+    Always: the file's size equals the recorded size (when recorded) and its safetensors header
+    is whole and names this config and row range. With ``full``: its SHA-256 equals the recorded one.
+    """
+    if not path.exists():
+        return "missing"
+    if "bytes" in entry and path.stat().st_size != entry["bytes"]:
+        return f"{path.stat().st_size} bytes, {entry['bytes']} were written (truncated or damaged)"
+    expected = None if key is None else _shard_metadata(key, entry["start"], entry["stop"])
+    problem = safetensors_problem(path, expected_metadata=expected)
+    if problem is None and full and "sha256" in entry and sha256_file(path) != entry["sha256"]:
+        problem = "its SHA-256 differs from the one recorded when it was written"
+    return problem
+
+
+def _disk_error(exc: BaseException, path: Path) -> StoreError | None:
+    """A StoreError naming the fix for a full disk (safetensors reports it as its own error type), or None."""
+    if isinstance(exc, OSError):
+        return write_error(exc, path)
+    if isinstance(exc, SafetensorError) and "No space left" in str(exc):
+        return write_error(OSError(errno.ENOSPC, "No space left on device"), path)
+    return None
+
+
+def _check_context(model, recs, n_ctx: int | None) -> None:
+    """Raise a DatasetError naming the first record longer than the model's context window."""
+    if not n_ctx:
+        return
+    from interp.errors import DatasetError
+    from interp.positions import token_ids_and_offsets
+
+    for r in recs:
+        if len(r.text.encode("utf-8")) + 1 < n_ctx:  # a token covers ≥ 1 byte (+ BOS): short texts cannot overflow
+            continue
+        n = len(token_ids_and_offsets(model, r.text)[0])
+        if n > n_ctx:
+            raise DatasetError(f"record {r.id!r} is {n} tokens long, more than the model's context of {n_ctx}; "
+                               "shorten or remove it from the dataset")
+
+
 class _ShardWriter:
     """Writes shards on a background thread; ``put`` blocks when one shard is already waiting."""
 
@@ -78,13 +138,21 @@ class _ShardWriter:
     def _run(self) -> None:
         while (item := self._q.get()) is not None:
             path, tensors, done, metadata = item
+            if self._err is not None:
+                continue  # an earlier shard failed: drain the queue, the main thread re-raises
             try:
-                atomic_write_with(path, lambda tmp, t=tensors, m=metadata: save_file(t, str(tmp), metadata=m))
-                done()
-            except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
-                self._err = exc
+                record: dict = {}
 
-    def put(self, path: Path, tensors: dict[str, Tensor], done: Callable[[], None], metadata: dict[str, str] | None = None) -> None:
+                def write(tmp, t=tensors, m=metadata, rec=record):
+                    save_file(t, str(tmp), metadata=m)
+                    rec.update(file_record(tmp))  # hashed before the rename: the record is of the bytes written
+
+                atomic_write_with(path, write)
+                done(record)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
+                self._err = _disk_error(exc, path) or exc
+
+    def put(self, path: Path, tensors: dict[str, Tensor], done: Callable[[dict], None], metadata: dict[str, str] | None = None) -> None:
         if self._err:
             raise self._err
         self._q.put((path, tensors, done, metadata))
@@ -163,24 +231,44 @@ def extract_activations(
     hook_list = expand_hooks(hooks or list(RESIDUAL_KINDS), layer_list, model.hook_dict.keys(), n_layers)
     out = ensure_writable_dir(out_dir)
     settings = _settings(model, ds, hook_list, batch_size, padding_side, dtype)
+    key = config_key(settings)
     plan = _plan(ds, batch_size)
     manifest_path = out / "manifest.json"
+    old_shards: dict[str, dict] = {}
     if manifest_path.exists():
         old = read_json(manifest_path)
         if old.get("settings") != settings:
+            changed = sorted(k for k in settings if (old.get("settings") or {}).get(k) != settings[k])
             raise StoreError(
-                f"{str(out)!r} already holds activations made with other settings; "
+                f"{str(out)!r} already holds activations made with other settings ({', '.join(changed) or 'store format'} differ); "
                 "use a new --out folder or delete the old one"
             )
-        if old.get("complete"):
-            return ActivationStore(out)
+        old_shards = {e["file"]: e for e in old.get("shards", []) if "sha256" in e and old.get("config_key") == key}
     positions = []
+    n_ctx = getattr(model.cfg, "n_ctx", None)
     for start in range(0, len(ds), batch_size):
         recs = ds.records[start : start + batch_size]
+        _check_context(model, recs, n_ctx)
         tb = tokenize_batch(model, [r.text for r in recs], [r.spans for r in recs], padding_side=padding_side)
         positions.extend({"end": e, "span": list(s)} for e, s in zip(tb.end_positions, tb.span_positions))
+    # Reuse a shard only if it verifies against this config: recorded SHA-256, else size + header + metadata.
+    shards, reused, recomputed = [], 0, []
+    for i, (a, b) in enumerate(plan):
+        entry = {"file": _shard_name(i), "start": a, "stop": b}
+        path = out / entry["file"]
+        if path.exists():
+            rec = old_shards.get(entry["file"], {})
+            problem = _shard_problem(path, {**entry, **{k: rec[k] for k in ("bytes", "sha256") if k in rec}}, key, full=True)
+            if problem is None:
+                entry.update({k: rec[k] for k in ("bytes", "sha256")} if rec else file_record(path))
+                reused += 1
+            else:
+                recomputed.append(f"{entry['file']}: {problem}")
+                path.unlink()
+        shards.append(entry)
     manifest = {
         "settings": settings,
+        "config_key": key,
         "model_info": model_info(model).to_dict(),
         "n_sentences": len(ds),
         "d_model": model.cfg.d_model,
@@ -190,17 +278,22 @@ def extract_activations(
         "labels": [r.emotion for r in ds.records],
         "spans": [[list(s) for s in r.spans] for r in ds.records],
         "positions": positions,
-        "shards": [{"file": _shard_name(i), "start": a, "stop": b} for i, (a, b) in enumerate(plan)],
+        "shards": shards,
         "complete": False,
+        "resume": {"reused_shards": reused, "recomputed_shards": recomputed},
     }
     atomic_write_json(manifest_path, manifest)
+    if reused == len(plan):
+        manifest["complete"] = True
+        atomic_write_json(manifest_path, manifest)
+        return ActivationStore(out)
     store_dtype = DTYPES[dtype]
     writer = _ShardWriter()
-    done_count = [sum(b - a for i, (a, b) in enumerate(plan) if (out / _shard_name(i)).exists())]
+    done_count = [sum(e["stop"] - e["start"] for e in shards if "sha256" in e)]
     try:
         for i, (a, b) in enumerate(plan):
             path = out / _shard_name(i)
-            if path.exists():
+            if "sha256" in shards[i]:
                 continue
             recs = ds.records[a:b]
             tb = tokenize_batch(model, [r.text for r in recs], [r.spans for r in recs], padding_side=padding_side)
@@ -209,12 +302,15 @@ def extract_activations(
             tensors["tokens"] = unpad(tb.tokens, tb).contiguous()
             tensors["lengths"] = torch.tensor(tb.lengths, dtype=torch.long)
 
-            def done(n=b - a):
+            def done(record: dict, n=b - a, i=i):
+                # Runs on the writer thread; the main thread does not touch the manifest until close().
+                shards[i].update(record)
+                atomic_write_json(manifest_path, manifest)
                 done_count[0] += n
                 if progress:
                     progress(done_count[0], len(ds))
 
-            writer.put(path, tensors, done, {"aliases": json.dumps(aliases)})
+            writer.put(path, tensors, done, {"aliases": json.dumps(aliases), **_shard_metadata(key, a, b)})
     finally:
         writer.close()
     manifest["complete"] = True
@@ -235,6 +331,27 @@ class ActivationStore:
         object.__setattr__(self, "_manifest", read_json(self.path / "manifest.json"))
         if not self._manifest.get("complete"):
             raise StoreError(f"activation store {str(self.path)!r} is incomplete; rerun the same extract command to resume it")
+        problems = self.verify(full=False)
+        if problems:
+            raise StoreError(f"activation store {str(self.path)!r} is damaged: {problems[0]}; "
+                             "rerun the same extract command (same --out) to recompute the damaged shards")
+
+    def verify(self, *, full: bool = True) -> list[str]:
+        """``"<shard>: <problem>"`` for every shard that does not verify (size, header, config key; SHA-256 if ``full``)."""
+        key = self._manifest.get("config_key")
+        out = []
+        for s, path in self._shards():
+            problem = _shard_problem(path, s, key, full=full)
+            if problem is not None:
+                out.append(f"{s['file']}: {problem}")
+        return out
+
+    def _open(self, path: Path):
+        try:
+            return safe_open(str(path), framework="pt")
+        except (SafetensorError, OSError) as exc:
+            raise StoreError(f"activation store {str(self.path)!r}: cannot read {path.name} ({exc}); "
+                             "rerun the same extract command (same --out) to recompute it") from None
 
     @property
     def manifest(self) -> dict:
@@ -290,7 +407,7 @@ class ActivationStore:
         width = int(self.lengths.max())
         parts = []
         for _, path in self._shards():
-            with safe_open(str(path), framework="pt") as f:
+            with self._open(path) as f:
                 t = read_hook(f, hook).float()
             parts.append(torch.nn.functional.pad(t, (0, 0, 0, width - t.shape[1])))
         return torch.cat(parts)
@@ -299,7 +416,7 @@ class ActivationStore:
         width = int(self.lengths.max())
         parts = []
         for _, path in self._shards():
-            with safe_open(str(path), framework="pt") as f:
+            with self._open(path) as f:
                 t = f.get_tensor("tokens")
             parts.append(torch.nn.functional.pad(t, (0, width - t.shape[1])))
         return torch.cat(parts)
@@ -315,7 +432,7 @@ class ActivationStore:
         spans = self.span_positions
         rows = []
         for s, path in self._shards():
-            with safe_open(str(path), framework="pt") as f:
+            with self._open(path) as f:
                 t = read_hook(f, hook).float()
             for j, i in enumerate(range(s["start"], s["stop"])):
                 if reduce == "end" or (reduce == "span_or_end" and not spans[i]):
@@ -331,7 +448,7 @@ class ActivationStore:
         self._check_hook(hook)
         rows = []
         for s, path in self._shards():
-            with safe_open(str(path), framework="pt") as f:
+            with self._open(path) as f:
                 t = read_hook(f, hook).float()
             for j, i in enumerate(range(s["start"], s["stop"])):
                 rows.append(t[j, positions[i]])
@@ -339,10 +456,9 @@ class ActivationStore:
 
 
 def store_is_complete(path: str | Path) -> bool:
-    p = Path(path) / "manifest.json"
-    if not p.exists():
-        return False
+    """True when ``path`` holds a store marked complete whose every shard verifies (size, header, config key)."""
     try:
-        return bool(read_json(p).get("complete"))
+        ActivationStore(path)
     except StoreError:
         return False
+    return True

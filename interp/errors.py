@@ -32,3 +32,7 @@ class ConfigError(EmotionCircuitsError):
 
 class StoreError(EmotionCircuitsError):
     """An activation store or results directory is missing, unwritable or inconsistent."""
+
+
+class EmotionCircuitsWarning(UserWarning):
+    """Something the user allowed but should know (e.g. vectors from another model); the CLI prints ``warning: …``."""

@@ -4,6 +4,7 @@ A reader (or a resumed run) therefore sees either the old file or the complete n
 one, never a torn write.
 """
 
+import errno
 import json
 import os
 import tempfile
@@ -18,6 +19,8 @@ from interp.errors import StoreError
 def ensure_writable_dir(path: str | os.PathLike) -> Path:
     """Create ``path`` (and parents) and check that files can be written in it."""
     p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise StoreError(f"output folder {str(p)!r} is an existing file; choose a folder path (new or existing) with --out")
     try:
         p.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=p, prefix=".probe-", delete=True):
@@ -30,22 +33,45 @@ def ensure_writable_dir(path: str | os.PathLike) -> Path:
     return p
 
 
+WRITE_ERRORS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
+                errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied",
+                errno.EPERM: "operation not permitted"}
+
+
+def write_error(exc: OSError, path: str | os.PathLike) -> StoreError | None:
+    """A one-line StoreError for a full disk, quota, read-only or permission failure writing ``path``; else None."""
+    why = WRITE_ERRORS.get(exc.errno)
+    if why is None:
+        return None
+    return StoreError(f"cannot write {str(path)!r}: {why}; free space or fix permissions (or choose another folder "
+                      "with --out / --runs-root), then rerun the same command")
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` if the block succeeds."""
+    """Yield a temporary path beside ``path``; rename it onto ``path`` if the block succeeds.
+
+    A full disk, quota, read-only folder or permission failure becomes a :class:`StoreError` naming the path.
+    """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmp_path: Path | None = None
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        os.close(fd)
+        tmp_path = Path(tmp)
         yield tmp_path
         with open(tmp_path, "rb+") as fh:
             os.fsync(fh.fileno())
         os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file a plain new file's mode
         os.replace(tmp_path, target)
+    except OSError as exc:
+        err = write_error(exc, target)
+        if err is None:
+            raise
+        raise err from None
     finally:
-        if tmp_path.exists():
+        if tmp_path is not None and tmp_path.exists():
             tmp_path.unlink()
 
 

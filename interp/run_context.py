@@ -8,6 +8,7 @@ version, seed, wall time). Every file is written atomically.
 import os
 import platform
 import random
+import re
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -18,9 +19,54 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from interp.errors import ConfigError
 from interp.io import atomic_write_json, ensure_writable_dir, read_json
 
 PROFILES = ("baseline", "extended")
+_NAME_RE = re.compile(r"^[A-Za-z0-9._-]+$")
+_OPEN_RUNS: list["RunContext"] = []
+"""Runs created in this process and not yet finished; :func:`mark_open_runs_failed` closes them on an error."""
+
+
+def validate_name(name: str, *, what: str = "study name") -> str:
+    """Return ``name`` if it is a safe single folder name: ``[A-Za-z0-9._-]+``, not ``.`` or ``..``.
+
+    Study and run names become folders under the runs root; a separator, an absolute path or ``..``
+    would write outside it.
+    """
+    if not isinstance(name, str) or not _NAME_RE.match(name) or name in (".", "..") or len(name) > 128:
+        raise ConfigError(f"{what} {name!r} is not a safe folder name; use only letters, digits, '.', '_' and '-' "
+                          "(no '/', no '..', at most 128 characters)")
+    return name
+
+
+def contained(path: str | os.PathLike, root: str | os.PathLike, *, what: str = "path") -> Path:
+    """``path`` resolved, after checking it lies under ``root`` (resolved); else a ConfigError naming both."""
+    p, r = Path(path).resolve(), Path(root).resolve()
+    if not p.is_relative_to(r):
+        raise ConfigError(f"{what} {str(path)!r} resolves to {str(p)!r}, outside the runs root {str(r)!r}; "
+                          "choose a name without '..' or separators, or another --runs-root")
+    return p
+
+
+def forget_open_runs() -> None:
+    """Stop tracking runs opened so far (the CLI calls this as each command starts)."""
+    _OPEN_RUNS.clear()
+
+
+def mark_open_runs_failed(message: str) -> list[Path]:
+    """Record ``message`` as the failure of every run this process opened and did not finish; return their folders."""
+    out = []
+    while _OPEN_RUNS:
+        ctx = _OPEN_RUNS.pop()
+        try:
+            ctx.manifest["failed_utc"] = datetime.now(timezone.utc).isoformat()
+            ctx.manifest["error"] = message[:2000]
+            ctx.save()
+            out.append(ctx.path)
+        except Exception:  # noqa: BLE001 - best effort: the original error is what the user must see
+            pass
+    return out
 
 
 def set_seed(seed: int) -> None:
@@ -61,14 +107,21 @@ class RunContext:
     @classmethod
     def create(cls, study: str, config: dict, *, root: str | Path = "runs", seed: int = 0,
                run_dir: str | Path | None = None) -> "RunContext":
-        """Make ``root/study/<UTC>-<id>/`` (or use ``run_dir``) and write config + manifest."""
+        """Make ``root/study/<UTC>-<id>/`` (or use ``run_dir``) and write config + manifest.
+
+        ``study`` must be a safe folder name (:func:`validate_name`); a ``run_dir`` given explicitly may be
+        anywhere the user chooses, a generated one always lies under ``root``.
+        """
+        validate_name(study)
         if run_dir is None:
             stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-            run_dir = Path(root) / study / f"{stamp}-{secrets.token_hex(3)}"
+            run_dir = contained(Path(root) / study / f"{stamp}-{secrets.token_hex(3)}", root, what=f"run folder of study {study!r}")
         path = ensure_writable_dir(run_dir)
         ctx = cls(path=path, study=study, seed=seed, config=config)
         if (path / "manifest.json").exists():
             ctx.manifest = read_json(path / "manifest.json")
+            ctx.manifest.pop("failed_utc", None)  # a resumed run is running again
+            ctx.manifest.pop("error", None)
         else:
             ctx.manifest = {
                 "study": study,
@@ -85,6 +138,7 @@ class RunContext:
         atomic_write_json(path / "config.json", config)
         set_seed(seed)
         ctx.save()
+        _OPEN_RUNS.append(ctx)
         return ctx
 
     def record_model(self, model) -> None:
@@ -108,11 +162,12 @@ class RunContext:
         self.manifest["wall_seconds"] = wall
         self.manifest["finished_utc"] = datetime.now(timezone.utc).isoformat()
         self.save()
+        _OPEN_RUNS[:] = [c for c in _OPEN_RUNS if c is not self]
         return wall
 
     def save(self) -> None:
         atomic_write_json(self.path / "manifest.json", self.manifest)
 
     def sub(self, name: str) -> Path:
-        """A sub-folder of the run (created)."""
-        return ensure_writable_dir(self.path / name)
+        """A sub-folder of the run (created); ``name`` may not leave the run folder."""
+        return ensure_writable_dir(contained(self.path / name, self.path, what=f"sub-folder {name!r}"))

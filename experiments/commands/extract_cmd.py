@@ -5,7 +5,7 @@ from pathlib import Path
 
 import typer
 
-from experiments.cli_common import DeviceOpt, JsonOpt, RunsRootOpt, SeedOpt, console, emit_json, load_model_cli, parse_int_list, parse_str_list, progress_bar, table
+from experiments.cli_common import DeviceOpt, JsonOpt, RunsRootOpt, SeedOpt, console, err_console, emit_json, load_model_cli, parse_int_list, parse_str_list, progress_bar, table
 from interp.activations import extract_activations
 from interp.datasets import load_dataset, validate
 from interp.hook_names import RESIDUAL_KINDS, expand_hooks
@@ -28,10 +28,15 @@ def extract(
 ) -> None:
     """Run every sentence through the model under no_grad and store the chosen hooks, with sentence-end and emotion-word positions."""
     ds = load_dataset(profile)
+    # The same rules as `dataset validate` (non-English text, word counts, spans): there they fail (exit 2); here
+    # they warn, because activations of any text are well defined. Long sentences beyond the context are errors.
     report = validate(ds)
-    m = load_model_cli(model, device, quiet=json_out)
+    if not report.ok:
+        err_console.print(f"warning: {ds.source}: {len(report.problems)} dataset rule violation(s), as `dataset validate` "
+                          f"reports them; first: {report.problems[0]}; extracting anyway", markup=False, highlight=False, soft_wrap=True)
     layer_list = parse_int_list(layers, name="--layers")
     hook_list = parse_str_list(hooks)
+    m = load_model_cli(model, device, quiet=json_out)
     # Validate hooks and layers before any folder is created.
     expand_hooks(hook_list or list(RESIDUAL_KINDS), layer_list if layer_list is not None else list(range(m.cfg.n_layers)),
                  m.hook_dict.keys(), m.cfg.n_layers)

@@ -18,9 +18,9 @@ def list_cmd(runs_root: Path = RunsRootOpt, json_out: bool = JsonOpt) -> None:
     if json_out:
         emit_json([r.to_dict() for r in runs])
         return
-    console.print(table(f"runs under {runs_root}", ["run", "study", "started", "wall s", "models", "steps", "finished"],
+    console.print(table(f"runs under {runs_root}", ["run", "study", "started", "wall s", "models", "steps", "status"],
                         [[str(r.path), r.study, r.started[:19], r.wall_seconds, ", ".join(r.models), len(r.phases),
-                          "yes" if r.complete else "no"] for r in runs]))
+                          r.status + (f": {r.error[:80]}" if r.error else "")] for r in runs]))
 
 
 @runs_app.command("compare")

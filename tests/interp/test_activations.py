@@ -143,3 +143,143 @@ def test_atomic_writes_get_a_plain_file_mode(tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert p.stat().st_mode & 0o777 == 0o666 & ~mask and not list(tmp_path.glob(".*tmp"))
+
+
+# --- integrity on reuse (issue 15, finding 2) -------------------------------------------------
+
+
+def _count_captures(monkeypatch):
+    real_capture = act_mod.capture
+    calls = {"n": 0}
+
+    def counting(*a, **k):
+        calls["n"] += 1
+        return real_capture(*a, **k)
+
+    monkeypatch.setattr(act_mod, "capture", counting)
+    return calls
+
+
+def test_truncated_shard_in_complete_store_is_refused_then_recomputed(tiny_model, tmp_path, monkeypatch):
+    """A truncated shard makes the store unreadable with a message naming it; rerunning extract recomputes only it."""
+    ds = _small_ds(4)
+    out = tmp_path / "store"
+    store = extract_activations(tiny_model, ds, out, hooks=["resid_post"], batch_size=4)
+    before = store.load("blocks.1.hook_resid_post")
+    shard = out / "shard-00002.safetensors"
+    with open(shard, "r+b") as fh:
+        fh.truncate(shard.stat().st_size // 2)
+    with pytest.raises(StoreError, match=r"shard-00002\.safetensors.*rerun the same extract command"):
+        ActivationStore(out)
+    assert not store_is_complete(out)
+    calls = _count_captures(monkeypatch)
+    again = extract_activations(tiny_model, ds, out, hooks=["resid_post"], batch_size=4)
+    assert calls["n"] == 1, "only the damaged shard is recomputed"
+    assert again.manifest["resume"]["reused_shards"] == 3
+    assert again.manifest["resume"]["recomputed_shards"][0].startswith("shard-00002.safetensors")
+    torch.testing.assert_close(again.load("blocks.1.hook_resid_post"), before)
+    assert again.verify(full=True) == []
+
+
+def test_same_size_corruption_is_caught_by_sha256_on_resume(tiny_model, tmp_path, monkeypatch):
+    """A flipped byte in tensor data keeps the size and header: the recorded SHA-256 catches it on rerun."""
+    ds = _small_ds(2)
+    out = tmp_path / "store"
+    store = extract_activations(tiny_model, ds, out, hooks=["resid_post"], batch_size=4)
+    before = store.load("blocks.1.hook_resid_post")
+    shard = out / "shard-00001.safetensors"
+    data = bytearray(shard.read_bytes())
+    data[-5] ^= 0xFF
+    shard.write_bytes(bytes(data))
+    assert any(p.startswith("shard-00001") and "SHA-256" in p for p in ActivationStore(out).verify(full=True))
+    calls = _count_captures(monkeypatch)
+    again = extract_activations(tiny_model, ds, out, hooks=["resid_post"], batch_size=4)
+    assert calls["n"] == 1
+    torch.testing.assert_close(again.load("blocks.1.hook_resid_post"), before)
+
+
+def test_resume_rejects_truncated_and_foreign_shards_in_incomplete_store(tiny_model, tmp_path, monkeypatch):
+    """Interrupted store: a truncated shard and a shard written under another config (same rows, float16) are
+    recomputed, not trusted; the resumed store equals a fresh one and is complete only when every shard verifies."""
+    ds = _small_ds(4)  # 16 sentences → 4 shards
+    out = tmp_path / "store"
+    real_capture = act_mod.capture
+    calls = {"n": 0}
+
+    def failing_capture(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt("simulated kill")
+        return real_capture(*args, **kwargs)
+
+    monkeypatch.setattr(act_mod, "capture", failing_capture)
+    with pytest.raises(KeyboardInterrupt):
+        extract_activations(tiny_model, ds, out, hooks=["resid_post"], batch_size=4)
+    monkeypatch.setattr(act_mod, "capture", real_capture)
+    other = extract_activations(tiny_model, ds, tmp_path / "other", hooks=["resid_post"], batch_size=4, dtype="float16")
+    (out / "shard-00000.safetensors").write_bytes((other.path / "shard-00000.safetensors").read_bytes())
+    # As if killed between the shard's rename and the manifest update: no size/SHA recorded, so the
+    # header's config key is what must reject it.
+    import json
+
+    man = json.loads((out / "manifest.json").read_text())
+    for k in ("bytes", "sha256"):
+        man["shards"][0].pop(k)
+    (out / "manifest.json").write_text(json.dumps(man))
+    s1 = out / "shard-00001.safetensors"
+    with open(s1, "r+b") as fh:
+        fh.truncate(1000)
+    calls = _count_captures(monkeypatch)
+    resumed = extract_activations(tiny_model, ds, out, hooks=["resid_post"], batch_size=4)
+    assert calls["n"] == 3, "shards 0 (foreign), 1 (truncated) and 3 (never written) are computed; 2 is reused"
+    bad = resumed.manifest["resume"]["recomputed_shards"]
+    assert [b.split(":")[0] for b in bad] == ["shard-00000.safetensors", "shard-00001.safetensors"]
+    assert "another config" in bad[0] and "truncated" in bad[1]
+    fresh = extract_activations(tiny_model, ds, tmp_path / "fresh", hooks=["resid_post"], batch_size=4)
+    torch.testing.assert_close(resumed.load("blocks.1.hook_resid_post"), fresh.load("blocks.1.hook_resid_post"))
+    assert store_is_complete(out)
+
+
+def test_store_refusal_names_the_changed_setting(tiny_model, tmp_path):
+    ds = _small_ds(1)
+    extract_activations(tiny_model, ds, tmp_path, hooks=["resid_post"], batch_size=4)
+    with pytest.raises(StoreError, match=r"dtype differ.*new --out"):
+        extract_activations(tiny_model, ds, tmp_path, hooks=["resid_post"], batch_size=4, dtype="float16")
+
+
+def test_sentence_longer_than_context_is_an_error_naming_the_record(tiny_model, tmp_path):
+    from interp.errors import DatasetError
+
+    long = EmotionRecord("too-long-1", "word " * tiny_model.cfg.n_ctx, "neutral", ())
+    ds = EmotionDataset((*_small_ds(1).records, long), "t")
+    with pytest.raises(DatasetError, match=r"record 'too-long-1' is \d+ tokens long, more than the model's context of 256"):
+        extract_activations(tiny_model, ds, tmp_path / "s", hooks=["resid_post"], batch_size=4)
+    assert not list((tmp_path / "s").glob("shard-*"))
+
+
+def test_full_disk_during_extract_is_a_store_error(tiny_model, tmp_path):
+    """A real full disk: a 256 KiB tmpfs (needs root to mount; skipped otherwise)."""
+    import os
+    import subprocess
+
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)],
+                                            capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    try:
+        with pytest.raises(StoreError, match=r"the disk is full; free space"):
+            extract_activations(tiny_model, _small_ds(20), mnt / "store", hooks=["resid_pre", "resid_post"], batch_size=8)
+    finally:
+        subprocess.run(["umount", str(mnt)], check=False)
+
+
+def test_enospc_from_the_shard_writer_is_a_store_error(tiny_model, tmp_path, monkeypatch):
+    import errno
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(act_mod, "save_file", full)
+    with pytest.raises(StoreError, match=r"shard-00000\.safetensors.*disk is full.*rerun the same"):
+        extract_activations(tiny_model, _small_ds(1), tmp_path / "s", hooks=["resid_post"], batch_size=4)
