@@ -13,11 +13,9 @@ from interp.hook_names import hook_kind
 from interp.io import atomic_write_json
 from interp.threads import torch_threads
 from steering import geometry_figures as gf
-from steering.probes import probe_accuracy
-from steering.reliability import pair_key, strongest_band, vector_reliability
+from steering.reliability import pair_key
 from steering.store_alignment import align_stores, hook_layer, strongest_layer
-from steering.subspace import bootstrap_overlap, compare_subspaces, emotion_rows, pca_subspace
-from steering.vectors import METHODS, compute_emotion_vectors, reference_rows, save_vectors
+from steering.vectors import METHODS, compute_emotion_vectors, save_vectors
 
 VECTORS_SUBDIR = "vectors"
 
@@ -35,67 +33,88 @@ def vectors_file(state: StudyState) -> Path:
     return state.ctx.path / "vectors" / VECTORS_SUBDIR / f"{state.cfg.sweep.method}_{state.cfg.vectors.contrast}.safetensors"
 
 
+def _pairs(state: StudyState) -> dict:
+    from steering.vectors import pair_map
+
+    return pair_map(state.dataset.records) if state.dataset is not None else {}
+
+
+def _transfer(state: StudyState, out: Path, pairs: dict):
+    """Extractor of the implicit / trap sets for the headline probe (None when neither is shipped), and notes."""
+    from steering.geometry_report import load_transfer_sets, transfer_rows
+
+    sets, notes = load_transfer_sets()
+    if not sets:
+        return None, notes
+    return (lambda h, mth: transfer_rows(state.model(state.cfg.study.model), sets, h, mth, out / "transfer" / mth, pairs=pairs)), notes
+
+
 @torch_threads(1)  # many small matrix products: extra threads only contend; restored after
 def phase_vectors(state: StudyState, out: Path) -> dict:
-    """Phase 3: vectors per layer and method, their norms and cosines (bootstrap CIs, shuffled-label null), probes."""
+    """Phase 3: band chosen on the selection split; cosines, norms and probes (vs BoW and lexicon rule) from the evaluation split."""
+    from steering.geometry_report import vectors_report
+
     cfg, seed = state.cfg.vectors, state.cfg.study.seed
     st = state.store()
     sel = _hooks_of_kind(st, cfg.hook)
-    labels = st.labels
-    records, probes = [], []
-    total = len(sel) * len(cfg.methods)
-    for i, h in enumerate(sel):
-        for j, mth in enumerate(cfg.methods):
-            rows = reference_rows(st, h, mth)
-            rel = vector_reliability(rows, labels, contrast=cfg.contrast, n_boot=cfg.n_boot, n_splits=20, n_shuffle=30, seed=seed)
-            records.append({"hook": h, "layer": hook_layer(h), "method": mth, "contrast": cfg.contrast, "reliability": rel.to_dict()})
-            probe = probe_accuracy(rows, labels, folds=cfg.probe_folds, n_shuffle=1, seed=seed)
-            probes.append({"hook": h, "layer": hook_layer(h), "method": mth, "probe": probe.to_dict()})
-            state.progress(i * len(cfg.methods) + j + 1, total)
-    # Vectors at every stored residual hook (the sweep steers at resid_pre, OV/QK reads resid_post).
+    pairs = _pairs(state)
+    transfer, notes = _transfer(state, out, pairs)
+    rep = vectors_report(st, sel, selection=state.split_indices("selection"), evaluation=state.split_indices("evaluation"),
+                         methods=list(cfg.methods), contrasts=(cfg.contrast,), n_boot=cfg.n_boot, n_splits=20, n_shuffle=30,
+                         folds=cfg.probe_folds, layer_probe_shuffles=1, probe_shuffles=cfg.probe_shuffles, seed=seed, pairs=pairs,
+                         transfer=transfer, progress=state.progress)
+    # Vectors at every stored residual hook (the sweep steers at resid_pre, OV/QK reads resid_post), from every sentence.
     for mth in METHODS:
-        vs = [v for h in st.hooks for v in compute_emotion_vectors(st, h, method=mth, contrast=cfg.contrast).values()]
+        vs = [v for h in st.hooks for v in compute_emotion_vectors(st, h, method=mth, contrast=cfg.contrast, pairs=pairs).values()]
         save_vectors(vs, out / VECTORS_SUBDIR / f"{mth}_{cfg.contrast}.safetensors")
-    band_method = "sentence_end" if "sentence_end" in cfg.methods else cfg.methods[0]
-    sig = [r for r in records if r["method"] == band_method]
-    band = strongest_band([r["reliability"]["signal_ratio"] for r in sig], [r["layer"] for r in sig], width=3)
-    centre = band[len(band) // 2]
-    emos = sig[0]["reliability"]["emotions"]
-    pair = _pair(emos)
-    atomic_write_json(out / "results.json", {"band": band, "centre": centre, "pair": pair, "records": records, "probes": probes})
+    band, centre, pair, records, probes = rep.band, rep.centre, rep.pair, rep.records, rep.probes
+    atomic_write_json(out / "results.json", {**rep.to_dict(), "split": state.split.describe(), "notes": notes + rep.notes})
     figs = out / "figures"
     save_plotly(gf.norm_profile_figure(records), figs / "norm_profiles.html")
     mats = {}
     for r in records:
         if r["layer"] == centre:
             rel = r["reliability"]
-            mats[f"{r['method']} / {r['contrast']} (layer {centre})"] = {
+            mats[f"{r['method']} / {r['contrast']} (layer {centre}, evaluation split)"] = {
                 "emotions": rel["emotions"],
                 "matrix": [[1.0 if a == b else rel["cosine"][pair_key(a, b)]["value"] for b in rel["emotions"]] for a in rel["emotions"]],
                 "ci": [["1" if a == b else _ci(rel["cosine"][pair_key(a, b)]) for b in rel["emotions"]] for a in rel["emotions"]]}
     save_plotly(gf.cosine_heatmaps(mats), figs / "cosine_heatmaps.html")
     save_plotly(gf.probe_figure(probes), figs / "probe_accuracy.html")
-    headline = [row("strongest band (layers)", f"{band[0]}–{band[-1]}",
-                    note=f"{band_method} signal ratio ||v||²/shuffled-label ||v||², widest 3-layer band")]
+    headline = []
+    for mth, hp in rep.headline_probes.items():  # the summary leads with the probe vs its text baselines
+        a = hp["accuracy"]
+        headline.append(row(f"probe accuracy at band centre ({mth})", a["value"], a["lo"], a["hi"], p=hp["p_value"],
+                            baseline=f"bag of words {_ci(hp['bow'])}; lexicon rule {_ci(hp['lexicon_rule'])}; chance {hp['chance']:.3f}; "
+                                     f"shuffled {hp['shuffled']['value']:.3f}",
+                            note=f"layer {centre}; trained on selection ({hp['n_train']}), scored on evaluation ({hp['n_test']}); "
+                                 f"activation − BoW {_ci(hp['activation_minus_bow'])}; {hp['n_shuffle']} label shuffles (p floor {hp['p_floor']:.3g})"))
+        for name, t in hp["transfer"].items():
+            headline.append(row(f"probe on the {name} set ({mth}): {t['metric']}", t["activation"]["value"], t["activation"]["lo"],
+                                t["activation"]["hi"], baseline=f"bag of words {_ci(t['bow'])}; lexicon rule {_ci(t['lexicon_rule'])}",
+                                note=f"{t['n']} sentences; probe trained on the selection split"))
+    headline.append(row("strongest band (layers)", f"{band[0]}–{band[-1]}",
+                        note=f"{rep.band_method} signal ratio ||v||²/shuffled-label ||v||² on the selection split, widest 3-layer band"))
     table_rows = []
     for r, p in zip(records, probes):
         if r["layer"] == centre:
             c, n = r["reliability"]["cosine"][pair], r["reliability"]["cosine_null"][pair]
             headline.append(row(f"cos {pair} at band centre ({r['method']})", c["value"], c["lo"], c["hi"],
-                                baseline=f"shuffled labels {n['value']:.3f} [{n['lo']:.3f}, {n['hi']:.3f}]", note=f"layer {centre}"))
-            a = p["probe"]
-            headline.append(row(f"probe accuracy at band centre ({p['method']})", a["accuracy"]["value"], a["accuracy"]["lo"],
-                                a["accuracy"]["hi"], baseline=f"chance {a['chance']:.3f}; shuffled {a['shuffled']['value']:.3f}",
-                                note=f"layer {centre}, {state.cfg.vectors.probe_folds}-fold logistic regression"))
-        if r["method"] == band_method:
-            table_rows.append([r["layer"], round(r["reliability"]["signal_ratio"], 2),
-                               *[round(r["reliability"]["norm"][e]["value"], 3) for e in emos],
+                                baseline=f"shuffled labels {n['value']:.3f} [{n['lo']:.3f}, {n['hi']:.3f}]", note=f"layer {centre}; evaluation split"))
+        if r["method"] == rep.band_method:
+            table_rows.append([r["layer"], round(r["selection_signal_ratio"], 2),
+                               *[round(r["reliability"]["norm"][e]["value"], 3) for e in r["reliability"]["emotions"]],
                                round(p["probe"]["accuracy"]["value"], 3)])
+    emos = records[0]["reliability"]["emotions"]
+    tb = rep.text_baselines
     return {"text": f"Emotion vectors (emotion mean − {cfg.contrast} mean) at {cfg.hook} of {len(sel)} layers, methods "
-                    f"{', '.join(cfg.methods)}; CIs from {cfg.n_boot} stratified bootstrap resamples.",
+                    f"{', '.join(cfg.methods)}; band chosen on the selection split ({rep.n_selection} sentences), every other number "
+                    f"from the evaluation split ({rep.n_evaluation}); CIs from {cfg.n_boot} stratified bootstrap resamples. "
+                    f"Text baselines on the evaluation folds: bag of words {_ci(tb['bow'])}, lexicon rule {_ci(tb['lexicon_rule'])}. "
+                    + " ".join(notes + rep.notes),
             "headline": headline, "band": band, "centre": centre,
-            "tables": [{"title": f"per layer ({band_method})", "columns": ["layer", "signal/null", *[f"‖{e}‖" for e in emos], "probe acc"],
-                        "rows": table_rows}]}
+            "tables": [{"title": f"per layer ({rep.band_method}; signal/null on selection, the rest on evaluation)",
+                        "columns": ["layer", "signal/null (sel.)", *[f"‖{e}‖" for e in emos], "probe acc (CV)"], "rows": table_rows}]}
 
 
 def _ci(e: dict) -> str:
@@ -104,44 +123,41 @@ def _ci(e: dict) -> str:
 
 @torch_threads(1)  # many small matrix products: extra threads only contend; restored after
 def phase_subspace(state: StudyState, out: Path) -> dict:
-    """Phase 3.5: PCA emotion subspace per layer; overlap of the two methods' subspaces and of adjacent layers vs random."""
+    """Phase 3.5: difference subspaces per layer vs label-shuffled and neutral-only nulls; headline layer chosen on the selection split."""
+    from steering.geometry_report import subspace_report
+
     cfg, seed = state.cfg.subspace, state.cfg.study.seed
     st = state.store()
     sel = _hooks_of_kind(st, state.cfg.vectors.hook)
-    labels = st.labels
-    rows = {m: {h: emotion_rows(reference_rows(st, h, m), labels) for h in sel} for m in METHODS}
-    recs, bars = [], []
-    for i, h in enumerate(sel):
-        a, b = rows["sentence_end"][h], rows["token"][h]
-        sub = pca_subspace(a, cfg.k)
-        cross = compare_subspaces(sub.basis, pca_subspace(b, cfg.k).basis, boot=bootstrap_overlap(a, b, cfg.k, n_boot=30, seed=seed),
-                                  n_random=cfg.n_random, seed=seed)
-        rec = {"hook": h, "layer": hook_layer(h), "subspace": sub.to_dict(), "overlap_methods": cross.to_dict()}
-        if i + 1 < len(sel):
-            nxt = rows["sentence_end"][sel[i + 1]]
-            rec["overlap_next_layer"] = compare_subspaces(sub.basis, pca_subspace(nxt, cfg.k).basis,
-                                                          boot=bootstrap_overlap(a, nxt, cfg.k, n_boot=30, seed=seed),
-                                                          n_random=cfg.n_random, seed=seed).to_dict()
-        recs.append(rec)
-        bars.append({"label": f"L{hook_layer(h)}", "overlap": cross.to_dict()})
-        state.progress(i + 1, len(sel))
-    atomic_write_json(out / "results.json", {"k": cfg.k, "records": recs})
-    save_plotly(gf.overlap_bars(bars, title=f"sentence_end vs token emotion subspaces per layer (k={cfg.k})"), out / "figures" / "overlap.html")
-    best = max(recs, key=lambda r: r["overlap_methods"]["overlap"]["value"])
-    o = best["overlap_methods"]
-    last = recs[-1]
-    headline = [row("overlap of sentence_end and token subspaces (best layer)", o["overlap"]["value"], o["overlap"]["lo"],
-                    o["overlap"]["hi"], baseline=f"random k/d {o['random_analytic']:.4f}; sampled {o['random_sampled']['value']:.4f}",
-                    note=f"layer {best['layer']}; permutation p {o['p_value']:.3g}"),
-                row(f"explained variance of top-{cfg.k} (last layer)", last["subspace"]["explained_total"],
-                    note=f"layer {last['layer']}; {last['subspace']['n']} emotion rows (emotion − neutral mean)")]
-    table = [[r["layer"], round(r["subspace"]["explained_total"], 3), _ci(r["overlap_methods"]["overlap"]),
-              _ci(r["overlap_next_layer"]["overlap"]) if "overlap_next_layer" in r else "—", r["overlap_methods"]["random_analytic"]]
-             for r in recs]
-    return {"text": f"PCA subspaces (k={cfg.k}) of emotion rows minus the neutral mean; overlap = mean cos² of principal angles, "
-                    f"CIs from a paired bootstrap, baselines from random subspaces.",
+    rep = subspace_report(st, sel, selection=state.split_indices("selection"), evaluation=state.split_indices("evaluation"), k=cfg.k,
+                          methods=("sentence_end", "token_matched"), layer_shuffles=cfg.layer_shuffles, n_shuffle=cfg.n_shuffle,
+                          n_boot=20, seed=seed, pairs=_pairs(state), progress=state.progress)
+    key = "overlap_sentence_end_vs_token_matched"
+    atomic_write_json(out / "results.json", {**rep.to_dict(), "split": state.split.describe()})
+    save_plotly(gf.nulled_overlap_bars([{"label": f"L{r['layer']}", "overlap": r[key]} for r in rep.records],
+                                       title=f"sentence_end vs token_matched difference subspaces per layer (k={cfg.k}, evaluation split)"),
+                out / "figures" / "overlap.html")
+    h = rep.headline
+    headline = []
+    for name, o in (("sentence_end and token_matched subspaces", h["methods"]), ("adjacent layers' subspaces", h.get("next_layer"))):
+        if o is None:
+            continue
+        headline.append(row(f"overlap of {name} (layer {h['layer']})", o["overlap"]["value"], o["overlap"]["lo"], o["overlap"]["hi"],
+                            p=o["p_shuffled"],
+                            baseline=f"label-shuffled {_ci(o['shuffled_null'])}; neutral-only {_ci(o['neutral_null'])} "
+                                     f"(p {o['p_neutral']:.3g}); old centred PCA {o['old_overlap']:.3f} vs random k/d {o['random_analytic']:.4f}",
+                            note=f"evaluation split; layer chosen on the selection split; {o['n_shuffle']} null draws (p floor {o['p_floor']:.3g})"))
+    table = [[r["layer"], _ci(r[key]["overlap"]), _ci(r[key]["shuffled_null"]), round(r[key]["p_shuffled"], 3),
+              _ci(r[key]["neutral_null"]), round(r[key]["old_overlap"], 3),
+              _ci(r["overlap_next_layer"]["overlap"]) + f" (shuf {r['overlap_next_layer']['shuffled_null']['value']:.3f})"
+              if "overlap_next_layer" in r else "—"] for r in rep.records]
+    return {"text": f"Difference subspaces (k={cfg.k}): PCA with center=False of whitened emotion rows minus the neutral mean; overlap = "
+                    f"mean cos² of principal angles against label-shuffled and neutral-only subspaces at the same layer "
+                    f"({cfg.layer_shuffles} draws per layer, {cfg.n_shuffle} at the headline layer); 'old' is the centred emotion PCA "
+                    f"the study reported before (its only baseline was random k/d, which real activations beat by construction).",
             "headline": headline,
-            "tables": [{"title": "per layer", "columns": ["layer", "explained", "overlap methods", "overlap next layer", "random k/d"],
+            "tables": [{"title": "per layer (evaluation split)", "columns": ["layer", "overlap methods", "label-shuffled null", "p",
+                                                                             "neutral-only null", "old overlap", "overlap next layer"],
                         "rows": table}]}
 
 

@@ -87,6 +87,21 @@ def overlap_bars(items: list[dict], *, title: str = "subspace overlap vs random 
     return fig
 
 
+def nulled_overlap_bars(items: list[dict], *, title: str = "difference-subspace overlap vs its nulls") -> go.Figure:
+    """``items``: ``{"label", "overlap": NulledOverlap.to_dict()}``: overlap next to label-shuffled and neutral-only nulls."""
+    labels = [it["label"] for it in items]
+    fig = go.Figure()
+    for key, name in (("overlap", "overlap"), ("shuffled_null", "label-shuffled null"), ("neutral_null", "neutral-only null")):
+        es = [it["overlap"][key] for it in items]
+        fig.add_trace(go.Bar(x=labels, y=[e["value"] for e in es], name=name,
+                             error_y={"type": "data", "symmetric": False, "array": [e["hi"] - e["value"] for e in es],
+                                      "arrayminus": [e["value"] - e["lo"] for e in es]}))
+    fig.add_trace(go.Scatter(x=labels, y=[it["overlap"]["old_overlap"] for it in items], mode="markers",
+                             name="old: centred emotion PCA", marker={"symbol": "x", "size": 10}))
+    fig.update_layout(title=title, yaxis_title="mean cos² of principal angles", barmode="group")
+    return fig
+
+
 def alignment_bars(evaluation: dict, *, title: str = "emotion vectors of A mapped into B (held-out)") -> go.Figure:
     """``evaluation``: a ``MapEvaluation.to_dict()``: cos² before / after with CIs, random-map and shuffled-pair baselines."""
     emos = evaluation["emotions"]

@@ -1,4 +1,23 @@
-"""PCA emotion subspaces and their overlap, next to the overlap of random subspaces.
+"""PCA emotion subspaces and their overlap, next to nulls that real activations do not beat by construction.
+
+Two kinds of emotion subspace live here:
+
+* **difference subspace** (:func:`difference_subspace`, the one to report): the top principal directions of
+  the emotion rows *minus the neutral mean*, **not re-centred** (``center=False``), after *whitening* by the
+  (shrunk) covariance of all sentences of that view. Not re-centring keeps each emotion's offset from neutral
+  (the class-mean difference); centring again (the old method) removes exactly that offset and leaves the top
+  PCs of emotional sentences, i.e. mostly the residual stream's anisotropy. Whitening is needed because a few
+  residual directions have variances orders of magnitude above the rest: without it they still top the
+  un-centred PCA whatever the labels (tested). The whitener is label-free, so it is the same for every null
+  draw; directions are mapped back (``W u``, the LDA-style discriminant directions) and orthonormalised.
+  Centred-on-neutral rows rather than bare class-mean differences: those span only ``n_emotions`` (3)
+  dimensions, fewer than the study's k.
+* **centred emotion PCA** (the old method, :func:`emotion_rows` + :func:`pca_subspace`), kept side by side.
+
+Because anisotropy still contributes to the difference subspace, its overlaps are judged against
+**label-shuffled** subspaces (same procedure on permuted emotion/neutral labels) and **neutral-only**
+subspaces (same procedure and k with neutral sentences split into pseudo-classes), at the same layer:
+:func:`overlap_vs_nulls`. The uniformly random baseline (below) is printed only for the old method.
 
 Overlap of two subspaces with orthonormal bases A [k1, d] and B [k2, d] is the mean squared
 cosine of their ``min(k1, k2)`` principal angles: ``||A Bᵀ||_F² / min(k1, k2)``. It is 1 for
@@ -56,10 +75,20 @@ def pca_subspace(x: Float[Tensor, "n d_model"], k: int = 10, *, center: bool = T
                           f"{' after centring' if center else ''}, d={d}); lower --k or use more sentences")
     mean = x.mean(0) if center else torch.zeros(d)
     xc = x - mean
-    _, s, vh = torch.linalg.svd(xc, full_matrices=False)
-    var = s**2
+    if n < d:
+        # Eigen-decomposition of the n x n Gram matrix: same top directions as the SVD, ~3x faster for n << d
+        # (the nulls below fit hundreds of subspaces).
+        xd = xc.double()
+        evals, evecs = torch.linalg.eigh(xd @ xd.T)
+        evals, evecs = evals.flip(0).clamp_min(0), evecs.flip(1)
+        s_top = evals[:k].sqrt().clamp_min(1e-12)
+        basis = ((evecs[:, :k].T @ xd) / s_top[:, None]).float()
+        var = evals.float()
+    else:
+        _, sv, vh = torch.linalg.svd(xc, full_matrices=False)
+        basis, var = vh[:k], sv**2
     total = var.sum().clamp_min(1e-30)
-    return Subspace(basis=vh[:k].contiguous(), explained=(var[:k] / total).contiguous(), mean=mean, n=n)
+    return Subspace(basis=basis.contiguous(), explained=(var[:k] / total).contiguous(), mean=mean, n=n)
 
 
 def orthonormal(rows: Float[Tensor, "k d_model"]) -> Float[Tensor, "k d_model"]:
@@ -156,7 +185,11 @@ def bootstrap_overlap(xa: Float[Tensor, "n d_a"], xb: Float[Tensor, "n d_b"], k:
 
 
 def emotion_rows(acts: Float[Tensor, "n d_model"], labels: list[str]) -> Float[Tensor, "m d_model"]:
-    """Rows of non-neutral sentences minus the neutral mean: the data an emotion subspace is fitted on."""
+    """Rows of non-neutral sentences minus the neutral mean.
+
+    Fit with ``center=False`` (:func:`difference_subspace`); a centred PCA of these rows (the old method)
+    undoes the subtraction.
+    """
     lab = list(labels)
     emo = [i for i, x in enumerate(lab) if x != "neutral"]
     neu = [i for i, x in enumerate(lab) if x == "neutral"]
@@ -171,3 +204,148 @@ def pad_to(x: Float[Tensor, "... d"], d: int) -> Float[Tensor, "... d2"]:
     if x.shape[-1] >= d:
         return x[..., :d]
     return torch.nn.functional.pad(x, (0, d - x.shape[-1]))
+
+
+SHRINK = 0.1
+"""Ledoit-Wolf-style shrinkage of the whitening covariance towards its mean variance (n < d makes it singular)."""
+
+
+def whitener(x: Float[Tensor, "n d_model"], *, shrink: float = SHRINK) -> Float[Tensor, "d_model d_model"]:
+    """``W = Σ^{-1/2}`` of the shrunk covariance ``(1 - shrink)·S + shrink·mean(diag S)·I`` of the rows of ``x``."""
+    x = torch.as_tensor(x).double()
+    xc = x - x.mean(0)
+    cov = xc.T @ xc / max(x.shape[0] - 1, 1)
+    m = float(torch.diagonal(cov).mean().clamp_min(1e-30))
+    evals, evecs = torch.linalg.eigh((1 - shrink) * cov + shrink * m * torch.eye(cov.shape[0], dtype=cov.dtype))
+    return ((evecs * evals.clamp_min(1e-30 * m).rsqrt()) @ evecs.T).float()
+
+
+def difference_subspace(acts: Float[Tensor, "n d_model"], labels: list[str], k: int, *,
+                        white: Float[Tensor, "d_model d_model"] | None = None) -> Subspace:
+    """Emotion-vs-neutral difference subspace (see module docstring).
+
+    Args:
+        acts: one row per sentence, all labels.
+        labels: sentence labels (``neutral`` is the reference).
+        k: dimension.
+        white: whitening matrix (default :func:`whitener` of ``acts``); pass it when fitting many label draws.
+    """
+    acts = torch.as_tensor(acts).float()
+    w = whitener(acts) if white is None else white
+    sub = pca_subspace(emotion_rows(acts, labels) @ w, k, center=False)
+    return Subspace(basis=orthonormal(sub.basis @ w), explained=sub.explained, mean=sub.mean, n=sub.n)
+
+
+def centred_emotion_subspace(acts: Float[Tensor, "n d_model"], labels: list[str], k: int) -> Subspace:
+    """The old emotion subspace: centred PCA of the emotion rows (the neutral-mean subtraction cancels)."""
+    return pca_subspace(emotion_rows(acts, labels), k, center=True)
+
+
+def _neutral_pseudo_labels(labels: list[str], gen: torch.Generator) -> tuple[list[int], list[str]]:
+    """Neutral sentences only, randomly split in halves labelled ``pseudo`` / ``neutral``."""
+    neu = [i for i, x in enumerate(labels) if x == "neutral"]
+    perm = torch.randperm(len(neu), generator=gen).tolist()
+    half = len(neu) // 2
+    lab = ["neutral"] * len(neu)
+    for j in perm[:half]:
+        lab[j] = "pseudo"
+    return neu, lab
+
+
+def _null_estimate(samples: np.ndarray) -> Estimate:
+    return Estimate(float(samples.mean()), float(np.quantile(samples, 0.025)), float(np.quantile(samples, 0.975)), 0.95, len(samples))
+
+
+@dataclass(frozen=True)
+class NulledOverlap:
+    """Overlap of two emotion difference subspaces next to its label-shuffled and neutral-only nulls (and the old method).
+
+    ``p_shuffled`` / ``p_neutral``: share of null overlaps at least as large, ``(hits + 1) / (n + 1)``;
+    ``p_floor`` is the smallest p the shuffle count can give. ``old_overlap`` is the centred emotion-PCA overlap
+    the study reported before, next to its uniformly random baseline ``random_analytic`` (= k/d).
+    """
+
+    overlap: Estimate
+    shuffled_null: Estimate
+    p_shuffled: float
+    neutral_null: Estimate
+    p_neutral: float
+    neutral_k: int
+    old_overlap: float
+    random_analytic: float
+    k: int
+    d: int
+    n_shuffle: int
+    n_rows: int
+
+    @property
+    def p_floor(self) -> float:
+        return 1.0 / (self.n_shuffle + 1)
+
+    @property
+    def excess(self) -> float:
+        """Overlap above the label-shuffled null mean (0 = no more shared structure than shuffled labels give)."""
+        return self.overlap.value - self.shuffled_null.value
+
+    def to_dict(self) -> dict:
+        return {"overlap": self.overlap.to_dict(), "shuffled_null": self.shuffled_null.to_dict(), "p_shuffled": self.p_shuffled,
+                "neutral_null": self.neutral_null.to_dict(), "p_neutral": self.p_neutral, "neutral_k": self.neutral_k,
+                "excess_over_shuffled": self.excess, "p_floor": self.p_floor, "old_overlap": self.old_overlap,
+                "random_analytic": self.random_analytic, "k": self.k, "d": self.d, "n_shuffle": self.n_shuffle,
+                "n_rows": self.n_rows, "method": "PCA (center=False) of whitened emotion rows minus the neutral mean; nulls: "
+                                                  "label-shuffled and neutral-only subspaces of the same k at the same layer"}
+
+
+def overlap_vs_nulls(view_a: Float[Tensor, "n d_model"], view_b: Float[Tensor, "n d_model"], labels: list[str], k: int, *,
+                     n_shuffle: int = 100, n_boot: int = 0, seed: int = 0) -> NulledOverlap:
+    """Overlap of the difference subspaces of two views of the same sentences (two methods, two layers) vs nulls.
+
+    Args:
+        view_a, view_b: one row per sentence (all labels, neutral included), rows aligned.
+        labels: sentence labels.
+        k: subspace dimension (the neutral-only null uses ``min(k, neutral_count // 2)``).
+        n_shuffle: draws of each null (label permutations; random neutral half-splits).
+        n_boot: optional paired bootstrap resamples (stratified by label) for the overlap's CI.
+    """
+    a, b = torch.as_tensor(view_a).float(), torch.as_tensor(view_b).float()
+    lab = list(labels)
+    if a.shape[0] != len(lab) or b.shape[0] != len(lab):
+        raise DatasetError(f"views must have one row per label: got {a.shape[0]} and {b.shape[0]} rows for {len(lab)} labels")
+    n_neu = lab.count("neutral")
+    n_emo = len(lab) - n_neu
+    if k < 1 or k > min(n_emo, a.shape[1]):
+        raise ConfigError(f"k={k} is larger than the {n_emo} emotion sentences can span (d={a.shape[1]}); lower --k or use more sentences")
+    if n_neu < 4:
+        raise DatasetError(f"the neutral-only null needs at least 4 neutral sentences, got {n_neu}; add neutral sentences")
+    gen = torch.Generator().manual_seed(seed)
+    wa, wb = whitener(a), whitener(b)  # label-free: one per view, shared by every null draw
+
+    def ov(labs, idx=None, kk=k):
+        xa, xb = (a, b) if idx is None else (a[idx], b[idx])
+        return overlap(difference_subspace(xa, labs, kk, white=wa).basis, difference_subspace(xb, labs, kk, white=wb).basis)
+
+    point = ov(lab)
+    shuffled = np.array([ov([lab[j] for j in torch.randperm(len(lab), generator=gen).tolist()]) for _ in range(n_shuffle)])
+    k_neu = min(k, n_neu // 2)
+    neutral = []
+    for _ in range(n_shuffle):
+        idx, pl = _neutral_pseudo_labels(lab, gen)
+        neutral.append(ov(pl, idx, k_neu))
+    neutral = np.array(neutral)
+    if n_boot:
+        groups = {e: [i for i, x in enumerate(lab) if x == e] for e in dict.fromkeys(lab)}
+        boots = []
+        for _ in range(n_boot):
+            idx = [g[j] for g in groups.values() for j in torch.randint(0, len(g), (len(g),), generator=gen).tolist()]
+            boots.append(ov([lab[i] for i in idx], idx))
+        boots = np.array(boots)
+        shift = point - float(boots.mean())  # resampled duplicates bias bootstrap overlaps; centre the spread on the point
+        est = Estimate(point, float(np.quantile(boots, 0.025)) + shift, min(1.0, float(np.quantile(boots, 0.975)) + shift), 0.95, n_boot)
+    else:
+        est = Estimate(point, point, point, 0.95, 0)
+    old = overlap(centred_emotion_subspace(a, lab, k).basis, centred_emotion_subspace(b, lab, k).basis)
+    return NulledOverlap(
+        overlap=est, shuffled_null=_null_estimate(shuffled), p_shuffled=float((np.sum(shuffled >= point) + 1) / (n_shuffle + 1)),
+        neutral_null=_null_estimate(neutral), p_neutral=float((np.sum(neutral >= point) + 1) / (n_shuffle + 1)), neutral_k=k_neu,
+        old_overlap=old, random_analytic=random_overlap_expected(k, k, a.shape[1]), k=k, d=int(a.shape[1]),
+        n_shuffle=n_shuffle, n_rows=len(lab))

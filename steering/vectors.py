@@ -4,8 +4,16 @@ Methods (where in the sentence activations are read):
 
 * ``sentence_end`` — the last real token of each sentence.
 * ``token`` — the mean over the emotion-word token span; neutral sentences (no span)
-  contribute their mean over all real tokens after BOS, the closest "comparable
-  position" a sentence without an emotion word has.
+  contribute their mean over all real tokens after BOS (the old "all neutral tokens"
+  reference: it compares unlike positions, so a shared "content word minus average
+  token" offset enters every emotion's vector and inflates cross-emotion cosines).
+* ``token_matched`` — the emotion-word tokens *minus neutral tokens at the same relative
+  position* (position ``first + round(ρ·(end − first))`` of each neutral sentence, ρ the
+  span token's relative position in its own sentence); where ``pairs`` names a matched
+  neutral counterpart (records' ``pair_id``), minus that counterpart's tokens at those
+  positions. Rows are differences; neutral sentences get the same difference for the span
+  positions of an emotion sentence (cycled) against the other neutrals, so their rows
+  centre on 0 and serve as the contrast and the null. See :func:`matched_token_rows`.
 
 Contrasts: ``neutral`` (emotion mean − neutral mean) and ``others`` (emotion mean −
 mean of the other non-neutral emotions' means).
@@ -23,8 +31,17 @@ from torch import Tensor
 from interp.errors import DatasetError, HookError, StoreError
 from interp.io import atomic_write_json, atomic_write_with
 
-METHODS = ("sentence_end", "token")
+METHODS = ("sentence_end", "token", "token_matched")
+TOKEN_METHODS = ("token", "token_matched")
 CONTRASTS = ("neutral", "others")
+
+
+POSITION_RULES = {
+    "sentence_end": "last real token",
+    "token": "mean over emotion-word tokens; neutral: mean over real tokens after BOS",
+    "token_matched": "mean over emotion-word tokens minus neutral tokens at the same relative positions "
+                     "(the matched counterpart's where pair_id names one)",
+}
 
 
 @dataclass(frozen=True)
@@ -60,23 +77,46 @@ class EmotionVector:
         d = {k: v for k, v in asdict(self).items() if k != "vector"}
         d["d_model"] = self.d_model
         d["norm"] = self.norm
-        d["position_rule"] = {"sentence_end": "last real token", "token": "mean over emotion-word tokens; neutral: mean over real tokens after BOS"}[self.method]
+        d["position_rule"] = POSITION_RULES[self.method]
         return d
 
-    def check_compatible(self, model, hook: str | None = None) -> None:
-        """Raise unless this vector fits ``model`` (same d_model, a hook the model has) and, if given, ``hook``."""
+    def check_compatible(self, model, hook: str | None = None, *, allow_other_model: bool = False) -> None:
+        """Raise unless this vector fits ``model`` (same d_model, a hook the model has) and, if given, ``hook``.
+
+        The vector's provenance must also name ``model`` (same name and weight hash): a model of the same
+        width is not enough. ``allow_other_model`` permits a deliberate transfer, with an
+        :class:`interp.errors.EmotionCircuitsWarning`.
+        """
+        import warnings
+
+        from interp.errors import EmotionCircuitsWarning
         from interp.hook_names import validate_hook
+        from interp.models import model_info
 
         d = model.cfg.d_model
         if d != self.d_model:
             raise HookError(f"emotion vector {self.emotion!r} has d_model {self.d_model} (from {self.model_name}) but the model has d_model {d}; compute vectors on this model")
         validate_hook(hook or self.hook, model.hook_dict.keys(), model.cfg.n_layers)
+        info = model_info(model)
+        if (self.model_name, self.model_hash) != (info.name, info.source_hash):
+            what = (f"emotion vector {self.emotion!r} was computed on {self.model_name!r} (weights {str(self.model_hash)[:12]}), "
+                    f"not on {info.name!r} (weights {str(info.source_hash)[:12]})")
+            if not allow_other_model:
+                raise HookError(f"{what}; compute vectors on this model, or pass --allow-other-model to transfer them deliberately")
+            warnings.warn(f"{what}; using them anyway (--allow-other-model)", EmotionCircuitsWarning, stacklevel=2)
         if hook is not None and hook != self.hook:
             raise HookError(f"emotion vector {self.emotion!r} was computed at {self.hook!r}, not {hook!r}; recompute it at that hook or pass --allow-hook-mismatch")
 
 
-def reference_rows(store, hook: str, method: str) -> Float[Tensor, "n d_model"]:
-    """One activation per sentence for ``method`` (see module docstring)."""
+def reference_rows(store, hook: str, method: str, *, pairs: dict[str, str] | None = None) -> Float[Tensor, "n d_model"]:
+    """One activation (``token_matched``: one position-matched difference) per sentence for ``method`` (module docstring).
+
+    ``pairs`` maps an emotion sentence's id to its matched neutral counterpart's id (:func:`pair_map`); only
+    ``token_matched`` uses it.
+    """
+    if method == "token_matched":
+        return matched_token_rows(store.load(hook), store.labels, store.span_positions, store.end_positions.tolist(),
+                                  first=1 if _has_bos(store) else 0, ids=store.ids, pairs=pairs)
     if method == "sentence_end":
         return store.at_positions(hook, "end")
     if method == "token":
@@ -86,6 +126,86 @@ def reference_rows(store, hook: str, method: str) -> Float[Tensor, "n d_model"]:
         positions = [sp if sp else list(range(min(first, e), e + 1)) for sp, e in zip(spans, ends)]
         return _mean_at(store, hook, positions)
     raise StoreError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+
+
+def _relative_positions(span: list[int], end: int, first: int) -> list[float]:
+    return [(p - first) / max(end - first, 1) for p in span]
+
+
+def _at_relative(rel: list[float], end: int, first: int) -> list[int]:
+    return [min(end, max(first, first + round(r * (end - first)))) for r in rel]
+
+
+def matched_token_rows(acts: Float[Tensor, "n pos d_model"], labels: list[str], spans: list[list[int]], ends: list[int], *,
+                       first: int = 1, ids: list[str] | None = None, pairs: dict[str, str] | None = None) -> Float[Tensor, "n d_model"]:
+    """Position-matched token differences, one row per sentence.
+
+    Emotion sentence i (span positions S_i, last real token e_i): ``mean_{p∈S_i} x_i[p] − ref_i`` where ``ref_i`` is
+    the mean over neutral sentences j of ``mean_{p∈S_i} x_j[m_j(p)]``, ``m_j`` mapping p to the same relative
+    position in j (or, when ``pairs[ids[i]]`` names a neutral sentence, that sentence alone). Neutral sentence j:
+    the same difference at the span positions of emotion sentence ``j mod n_emotion`` against the other neutrals.
+    An emotion sentence without a span uses its last real token.
+
+    Args:
+        acts: activations, right-padded, ``[n, pos, d_model]``.
+        labels, spans, ends: per sentence (``spans`` are token positions).
+        first: first real token (1 after a BOS token).
+        ids, pairs: sentence ids and ``{emotion id: matched neutral id}``.
+    """
+    acts = torch.as_tensor(acts).float()
+    lab = list(labels)
+    neu = [i for i, x in enumerate(lab) if x == "neutral"]
+    emo = [i for i, x in enumerate(lab) if x != "neutral"]
+    if len(neu) < 2:
+        raise DatasetError(f"position-matched token vectors need at least 2 neutral sentences, got {len(neu)}")
+    if not emo:
+        raise DatasetError("position-matched token vectors need at least one emotion sentence")
+    pos_of = {i: (spans[i] or [ends[i]]) for i in emo}
+    rel_of = {i: _relative_positions(pos_of[i], ends[i], first) for i in emo}
+    neu_t = torch.tensor(neu)
+    id_index = {x: i for i, x in enumerate(ids)} if ids is not None else {}
+
+    def neutral_at(rel: list[float]) -> Float[Tensor, "m d_model"]:
+        """Each neutral sentence's mean activation at the relative positions ``rel``: [n_neutral, d]."""
+        idx = torch.tensor([_at_relative(rel, ends[j], first) for j in neu])  # [n_neu, |rel|]
+        return acts[neu_t[:, None], idx].mean(1)
+
+    out = torch.zeros(len(lab), acts.shape[-1])
+    for i in emo:
+        own = acts[i, pos_of[i]].mean(0)
+        partner = id_index.get((pairs or {}).get(ids[i])) if ids is not None else None
+        if partner is not None and lab[partner] == "neutral":
+            ref = acts[partner, _at_relative(rel_of[i], ends[partner], first)].mean(0)
+        else:
+            ref = neutral_at(rel_of[i]).mean(0)
+        out[i] = own - ref
+    for n_j, j in enumerate(neu):
+        at = neutral_at(rel_of[emo[n_j % len(emo)]])
+        out[j] = at[n_j] - (at.sum(0) - at[n_j]) / (len(neu) - 1)
+    return out
+
+
+def pair_map(records) -> dict[str, str]:
+    """``{emotion sentence id: matched neutral id}`` from records' optional ``pair_id`` (empty when absent).
+
+    A neutral record's ``pair_id`` names its emotion sentence's id, or both records share one ``pair_id``.
+    """
+    recs = list(records)
+    by_id = {r.id: r for r in recs}
+    out: dict[str, str] = {}
+    shared: dict[str, dict[str, str]] = {}
+    for r in recs:
+        pid = getattr(r, "pair_id", None)
+        if not pid:
+            continue
+        if r.emotion == "neutral" and pid in by_id and by_id[pid].emotion != "neutral":
+            out[pid] = r.id
+        else:
+            shared.setdefault(pid, {})["neutral" if r.emotion == "neutral" else "emotion"] = r.id
+    for g in shared.values():
+        if "neutral" in g and "emotion" in g:
+            out.setdefault(g["emotion"], g["neutral"])
+    return out
 
 
 def _has_bos(store) -> bool:
@@ -128,16 +248,23 @@ def mean_difference(acts: Float[Tensor, "n d_model"], labels: list[str], emotion
 
 
 def compute_emotion_vectors(store, hook: str, *, method: str = "sentence_end", contrast: str = "neutral",
-                            emotions: list[str] | None = None) -> dict[str, EmotionVector]:
+                            emotions: list[str] | None = None, pairs: dict[str, str] | None = None,
+                            indices: list[int] | None = None) -> dict[str, EmotionVector]:
     """Emotion vectors at ``hook`` from an :class:`~interp.activations.ActivationStore`.
+
+    Args:
+        pairs: ``{emotion id: matched neutral id}`` for ``token_matched`` (:func:`pair_map`).
+        indices: use only these sentences (e.g. a split's ``state.split_indices("selection")``); default all.
 
     Returns:
         ``{emotion: EmotionVector}`` for every non-neutral emotion in the store (or ``emotions``).
     """
     from interp.hook_names import parse_hook
 
-    acts = reference_rows(store, hook, method)
+    acts = reference_rows(store, hook, method, pairs=pairs)
     labels = store.labels
+    if indices is not None:
+        acts, labels = acts[list(indices)], [labels[i] for i in indices]
     present = list(dict.fromkeys(labels))
     targets = emotions or [e for e in present if e != "neutral"]
     settings = store.manifest["settings"]
@@ -152,6 +279,7 @@ def compute_emotion_vectors(store, hook: str, *, method: str = "sentence_end", c
             emotion=emo, vector=vec, hook=hook, layer=-1 if layer is None else layer, method=method, contrast=contrast,
             model_name=settings["model"], model_hash=settings["model_hash"], dataset_hash=settings["dataset_hash"],
             compat_numerics=bool(settings.get("compat_numerics", True)), n_emotion=labels.count(emo), n_reference=n_ref,
+            extra={} if indices is None else {"n_sentences_used": len(labels)},
         )
     return out
 

@@ -22,11 +22,9 @@ from interp.io import atomic_write_json
 from interp.run_context import RunContext
 from steering import geometry_figures as gf
 from steering.alignment import KINDS
-from steering.probes import probe_accuracy
-from steering.reliability import pair_key, strongest_band, vector_reliability
+from steering.reliability import pair_key
 from steering.store_alignment import align_stores, strongest_layer
-from steering.subspace import bootstrap_overlap, compare_subspaces, emotion_rows, pca_subspace
-from steering.vectors import CONTRASTS, METHODS, compute_emotion_vectors, reference_rows, save_vectors
+from steering.vectors import CONTRASTS, METHODS, compute_emotion_vectors, save_vectors
 
 StoreOpt = typer.Option(None, "--store", help="Existing activation store (from `emotion-circuits extract`); default: extract into the run folder.")
 ModelOpt = typer.Option("smollm2-135m", "--model", "-m", help="Model to extract activations from (ignored with --store).")
@@ -86,18 +84,48 @@ def _ci(e: dict) -> str:
     return f"{e['value']:.3f} [{e['lo']:.3f}, {e['hi']:.3f}]"
 
 
+SplitOpt = typer.Option("halves", "--split", help="halves: choose the band / headline layer on one half of each label and report "
+                        "from the other (interp.splits); none: one set for both (the old, optimistic behaviour).")
+FractionOpt = typer.Option(0.5, "--split-fraction", help="Share of each label in the selection split.")
+
+
+def _splits(st: ActivationStore, split: str, fraction: float, seed: int, profile: str, store: Path | None):
+    """Selection / evaluation indices into the store, the split's description, and the {emotion id: neutral id} pairs."""
+    from steering.geometry_report import store_split
+    from steering.vectors import pair_map
+
+    if split not in ("halves", "none"):
+        raise ConfigError(f"--split must be 'halves' or 'none', got {split!r}")
+    records = None
+    if store is None:
+        ds = load_dataset(profile)
+        if [r.id for r in ds.records] == st.ids:
+            records = ds.records
+    pairs = pair_map(records) if records is not None else {}
+    if split == "none":
+        idx = list(range(st.n))
+        return idx, idx, {"method": "none: selection and evaluation are the same sentences (optimistic)"}, pairs
+    sel, ev, desc = store_split(st, fraction=fraction, seed=seed, records=records)
+    return sel, ev, desc, pairs
+
+
 def vectors(
     model: str = ModelOpt, profile: str = ProfileOpt, store: Path = StoreOpt, hooks: str = HooksOpt, layers: str = LayersOpt,
-    methods: str = typer.Option(",".join(METHODS), "--methods", help="sentence_end, token or both."),
+    methods: str = typer.Option(",".join(METHODS), "--methods", help="sentence_end, token (vs all neutral tokens), token_matched "
+                                "(vs neutral tokens at the same relative position)."),
     n_boot: int = typer.Option(200, "--n-boot", min=10, help="Bootstrap resamples for norm / cosine CIs."),
     n_shuffle: int = typer.Option(50, "--n-shuffle", min=1, help="Label permutations for the shuffled-label null."),
     n_splits: int = typer.Option(30, "--n-splits", min=1, help="Random half splits for split-half cosines."),
-    probe_shuffles: int = typer.Option(1, "--probe-shuffles", min=0, help="Shuffled-label probes per layer."),
-    folds: int = typer.Option(5, "--folds", min=2, help="Cross-validation folds of the probe."),
+    probe_shuffles: int = typer.Option(200, "--probe-shuffles", min=0, help="Label shuffles for the headline probe's permutation p."),
+    layer_probe_shuffles: int = typer.Option(1, "--layer-probe-shuffles", min=0, help="Shuffled-label probes per layer (table only)."),
+    folds: int = typer.Option(5, "--folds", min=2, help="Cross-validation folds of the per-layer probes and the BoW baseline."),
     band_width: int = typer.Option(3, "--band-width", min=1, help="Layers in the reported emotion-strongest band."),
+    split: str = SplitOpt, split_fraction: float = FractionOpt,
     runs_root: Path = RunsRootOpt, seed: int = SeedOpt, device: str = DeviceOpt, json_out: bool = JsonOpt,
 ) -> None:
-    """Emotion vectors per layer and method (both contrasts), norm profiles, cosine matrices with CIs and nulls, and probes."""
+    """Emotion vectors per layer and method: band chosen on the selection split; cosines, norms, probes (vs BoW and lexicon rule) from the evaluation split."""
+    from steering.geometry_report import load_transfer_sets, transfer_rows, vectors_report
+
     method_list = parse_str_list(methods) or list(METHODS)
     for mth in method_list:
         if mth not in METHODS:
@@ -106,55 +134,52 @@ def vectors(
     hook_list = parse_str_list(hooks) or ["resid_post"]
     ctx = RunContext.create("vectors", {"model": model, "profile": profile, "store": store, "hooks": hook_list, "layers": layer_list,
                                         "methods": method_list, "n_boot": n_boot, "n_shuffle": n_shuffle, "n_splits": n_splits,
-                                        "probe_shuffles": probe_shuffles, "folds": folds}, root=runs_root, seed=seed)
+                                        "probe_shuffles": probe_shuffles, "folds": folds, "split": split,
+                                        "split_fraction": split_fraction}, root=runs_root, seed=seed)
     st = _get_store(ctx, store, model, profile, hook_list, layer_list, device, json_out)
     sel = _select_hooks(st, hook_list, layer_list)
     _small_matrix_threads()
-    labels = st.labels
-    records, probes, saved = [], [], {}
-    with progress_bar("vectors, reliability, probes", len(sel) * len(method_list), quiet=json_out) as update:
-        for i, h in enumerate(sel):
-            for j, mth in enumerate(method_list):
-                rows = reference_rows(st, h, mth)
-                for con in CONTRASTS:
-                    rel = vector_reliability(rows, labels, contrast=con, n_boot=n_boot, n_splits=n_splits, n_shuffle=n_shuffle, seed=seed)
-                    records.append({"hook": h, "layer": _layer(h), "method": mth, "contrast": con, "reliability": rel.to_dict()})
-                    saved.setdefault(f"{mth}_{con}", []).extend(compute_emotion_vectors(st, h, method=mth, contrast=con).values())
-                probe = probe_accuracy(rows, labels, folds=folds, n_shuffle=probe_shuffles, seed=seed)
-                probes.append({"hook": h, "layer": _layer(h), "method": mth, "probe": probe.to_dict()})
-                update(i * len(method_list) + j + 1)
-    vec_dir = ctx.sub("vectors")
-    for key, vs in saved.items():
-        save_vectors(vs, vec_dir / f"{key}.safetensors")
-    # The band: consecutive layers where the sentence-end (else first method) vectors stand furthest above their null.
-    band_method = "sentence_end" if "sentence_end" in method_list else method_list[0]
+    selection, evaluation, split_desc, pairs = _splits(st, split, split_fraction, seed, profile, store)
     primary = hook_kind(sel[0]) or sel[0]
     same_kind = [h for h in sel if (hook_kind(h) or h) == primary]
-    sig = [r for r in records if r["method"] == band_method and r["contrast"] == "neutral" and r["hook"] in same_kind]
-    band = strongest_band([r["reliability"]["signal_ratio"] for r in sig], [r["layer"] for r in sig], width=band_width)
-    centre = band[len(band) // 2]
-    emos = sig[0]["reliability"]["emotions"]
-    pair = pair_key("gratitude", "anger") if {"gratitude", "anger"} <= set(emos) else pair_key(emos[0], emos[-1])
+    sets, notes = load_transfer_sets()
+    transfer = None
+    if sets and store is None:
+        m = load_model_cli(model, device, quiet=True)
+        transfer = lambda h, mth: transfer_rows(m, sets, h, mth, ctx.sub("transfer") / mth, pairs=pairs)  # noqa: E731
+    elif sets:
+        notes.append("implicit / trap sets exist but --store was given (no model to extract them): skipped")
+    with progress_bar("vectors, reliability, probes", len(same_kind) * len(method_list) + len(method_list), quiet=json_out) as update:
+        rep = vectors_report(st, same_kind, selection=selection, evaluation=evaluation, methods=method_list, contrasts=CONTRASTS,
+                             n_boot=n_boot, n_splits=n_splits, n_shuffle=n_shuffle, folds=folds,
+                             layer_probe_shuffles=layer_probe_shuffles, probe_shuffles=probe_shuffles, band_width=band_width,
+                             seed=seed, pairs=pairs, transfer=transfer, progress=lambda d, t: update(d))
+    vec_dir = ctx.sub("vectors")
+    for mth in method_list:  # saved vectors use every sentence (the sweep and OV/QK evaluate on prompts, not these sentences)
+        for con in CONTRASTS:
+            save_vectors([v for h in sel for v in compute_emotion_vectors(st, h, method=mth, contrast=con, pairs=pairs).values()],
+                         vec_dir / f"{mth}_{con}.safetensors")
+    band, centre, pair = rep.band, rep.centre, rep.pair
+    records, probes = rep.records, rep.probes
     at_band = {}
-    for mth in method_list:
-        for r in records:
-            if r["method"] == mth and r["contrast"] == "neutral" and r["layer"] in band and r["hook"] in same_kind:
-                at_band.setdefault(mth, {})[r["layer"]] = {"cosine": r["reliability"]["cosine"][pair],
-                                                          "null": r["reliability"]["cosine_null"][pair]}
-    summary = {"run_dir": str(ctx.path), "store": str(st.path), "model": st.model_name, "n_hooks": len(sel),
-               "band": band, "band_metric": f"{band_method} signal ratio ||v||² / shuffled-label ||v||² (contrast neutral)",
-               "pair": pair, "cosine_at_band": at_band,
-               "probe_at_band": {mth: {p["layer"]: p["probe"] for p in probes if p["layer"] in band and p["method"] == mth and p["hook"] in same_kind}
-                                 for mth in method_list}}
-    atomic_write_json(ctx.path / "results.json", {"summary": summary, "records": records, "probes": probes})
+    for r in records:
+        if r["contrast"] == "neutral" and r["layer"] in band:
+            at_band.setdefault(r["method"], {})[r["layer"]] = {"cosine": r["reliability"]["cosine"][pair],
+                                                              "null": r["reliability"]["cosine_null"][pair], "split": "evaluation"}
+    summary = {"run_dir": str(ctx.path), "store": str(st.path), "model": st.model_name, "n_hooks": len(same_kind),
+               "band": band, "band_metric": rep.to_dict()["band_rule"], "split": split_desc, "pair": pair, "cosine_at_band": at_band,
+               "probe_at_band": {mth: {p["layer"]: p["probe"] for p in probes if p["layer"] in band and p["method"] == mth}
+                                 for mth in method_list},
+               "headline_probes": rep.headline_probes, "text_baselines": rep.text_baselines, "notes": notes + rep.notes}
+    atomic_write_json(ctx.path / "results.json", {"summary": summary, **rep.to_dict()})
     fig_dir = ctx.sub("figures")
     save_plotly(gf.norm_profile_figure(records), fig_dir / "norm_profiles.html")
     mats = {}
     for r in records:
-        if r["layer"] == centre and r["hook"] in same_kind:
+        if r["layer"] == centre:
             rel = r["reliability"]
             e = rel["emotions"]
-            mats[f"{r['method']} / {r['contrast']} (layer {centre})"] = {
+            mats[f"{r['method']} / {r['contrast']} (layer {centre}, evaluation split)"] = {
                 "emotions": e,
                 "matrix": [[1.0 if a == b else rel["cosine"][pair_key(a, b)]["value"] for b in e] for a in e],
                 "ci": [["1" if a == b else _ci(rel["cosine"][pair_key(a, b)]) for b in e] for a in e]}
@@ -165,70 +190,86 @@ def vectors(
     if json_out:
         emit_json(summary)
         return
+    console.print(table(f"{st.model_name}: probes at band centre L{centre} (trained on selection, scored on evaluation)",
+                        ["method", "activation probe", "bag of words", "lexicon rule", "act − BoW", "shuffled (p)"] +
+                        [f"{n}" for n in sorted({k for hp in rep.headline_probes.values() for k in hp["transfer"]})],
+                        [[m, _ci(hp["accuracy"]), _ci(hp["bow"]), _ci(hp["lexicon_rule"]), _ci(hp["activation_minus_bow"]),
+                          f"{hp['shuffled']['value']:.2f} (p {hp['p_value']:.3g}, floor {hp['p_floor']:.3g})"] +
+                         [_ci(hp["transfer"][n]["activation"]) for n in sorted(hp["transfer"])] for m, hp in rep.headline_probes.items()]))
     rows_out = []
-    for r in sig:
+    for r in [x for x in records if x["method"] == rep.band_method and x["contrast"] == "neutral"]:
         p = {pr["method"]: pr["probe"] for pr in probes if pr["hook"] == r["hook"]}
         cos = {x["method"]: x["reliability"] for x in records if x["hook"] == r["hook"] and x["contrast"] == "neutral"}
-        rows_out.append([r["layer"], f"{r['reliability']['signal_ratio']:.1f}" + (" *" if r["layer"] in band else "")]
-                        + [_ci(p[m]["accuracy"]) + f" (shuf {p[m]['shuffled']['value']:.2f})" for m in method_list]
+        rows_out.append([r["layer"], f"{r['selection_signal_ratio']:.1f}" + (" *" if r["layer"] in band else "")]
+                        + [_ci(p[m]["accuracy"]) for m in method_list]
                         + [_ci(cos[m]["cosine"][pair]) + f" (null {cos[m]['cosine_null'][pair]['value']:.2f})" for m in method_list])
-    console.print(table(f"{st.model_name}: per layer (* = strongest band; chance {probes[0]['probe']['chance']:.2f})",
-                        ["layer", "signal/null"] + [f"probe acc {m}" for m in method_list] + [f"cos {pair} {m}" for m in method_list], rows_out))
+    tb = rep.text_baselines
+    console.print(table(f"{st.model_name}: per layer (* = strongest band, chosen on selection; other columns: evaluation split; "
+                        f"BoW {tb['bow']['value']:.2f}, lexicon rule {tb['lexicon_rule']['value']:.2f} on the same folds)",
+                        ["layer", "signal/null (sel.)"] + [f"probe acc {m}" for m in method_list] + [f"cos {pair} {m}" for m in method_list], rows_out))
+    for n in summary["notes"]:
+        console.print(f"note: {n}")
     console.print(f"strongest band: layers {band[0]}–{band[-1]}  ·  results: {ctx.path}")
 
 
 def subspace(
     model: str = ModelOpt, profile: str = ProfileOpt, store: Path = StoreOpt, hooks: str = HooksOpt, layers: str = LayersOpt,
     k: int = typer.Option(10, "--k", min=1, help="Subspace dimension."),
-    method: str = typer.Option("sentence_end", "--method", help="Rows the PCA is fitted on: sentence_end or token."),
-    n_boot: int = typer.Option(50, "--n-boot", min=2, help="Paired bootstrap resamples of overlaps."),
-    n_random: int = typer.Option(200, "--n-random", min=10, help="Random subspace pairs for the sampled baseline."),
+    method: str = typer.Option("sentence_end", "--method", help="First view: sentence_end, token or token_matched."),
+    other: str = typer.Option("token_matched", "--other", help="Second view compared with --method at the same layer."),
+    n_boot: int = typer.Option(20, "--n-boot", min=0, help="Stratified bootstrap resamples of the headline overlaps."),
+    n_shuffle: int = typer.Option(100, "--n-shuffle", min=10, help="Null draws (label shuffles; neutral pseudo-splits) at the headline layer."),
+    layer_shuffles: int = typer.Option(20, "--layer-shuffles", min=5, help="Null draws per layer for the table and the layer choice."),
+    split: str = SplitOpt, split_fraction: float = FractionOpt,
     runs_root: Path = RunsRootOpt, seed: int = SeedOpt, device: str = DeviceOpt, json_out: bool = JsonOpt,
 ) -> None:
-    """PCA emotion subspace per layer (emotion rows − neutral mean): explained variance, overlap with the next layer and across methods, vs random."""
-    if method not in METHODS:
-        raise ConfigError(f"--method must be one of {', '.join(METHODS)}, got {method!r}")
+    """Emotion difference subspaces per layer vs label-shuffled and neutral-only nulls (old centred-PCA overlap and k/d beside them)."""
+    from steering.geometry_report import subspace_report
+
+    for name, m in (("--method", method), ("--other", other)):
+        if m not in METHODS:
+            raise ConfigError(f"{name} must be one of {', '.join(METHODS)}, got {m!r}")
+    if method == other:
+        raise ConfigError(f"--method and --other are both {method!r}; compare two different views")
     layer_list = parse_int_list(layers, name="--layers")
     hook_list = parse_str_list(hooks) or ["resid_post"]
     ctx = RunContext.create("subspace", {"model": model, "profile": profile, "store": store, "hooks": hook_list, "layers": layer_list,
-                                         "k": k, "method": method, "n_boot": n_boot}, root=runs_root, seed=seed)
+                                         "k": k, "method": method, "other": other, "n_boot": n_boot, "n_shuffle": n_shuffle,
+                                         "layer_shuffles": layer_shuffles, "split": split, "split_fraction": split_fraction},
+                            root=runs_root, seed=seed)
     st = _get_store(ctx, store, model, profile, hook_list, layer_list, device, json_out)
     sel = _select_hooks(st, hook_list, layer_list)
     _small_matrix_threads()
-    labels = st.labels
-    other = [m for m in METHODS if m != method][0]
-    rows = {h: emotion_rows(reference_rows(st, h, method), labels) for h in sel}
-    results, bars = [], []
-    with progress_bar("subspaces", len(sel), quiet=json_out) as update:
-        for i, h in enumerate(sel):
-            sub = pca_subspace(rows[h], k)
-            alt = emotion_rows(reference_rows(st, h, other), labels)
-            cross = compare_subspaces(sub.basis, pca_subspace(alt, k).basis,
-                                      boot=bootstrap_overlap(rows[h], alt, k, n_boot=n_boot, seed=seed), n_random=n_random, seed=seed)
-            rec = {"hook": h, "layer": _layer(h), "subspace": sub.to_dict(), f"overlap_{method}_vs_{other}": cross.to_dict()}
-            bars.append({"label": f"L{_layer(h)} {method}~{other}", "overlap": cross.to_dict()})
-            if i + 1 < len(sel):
-                nxt = sel[i + 1]
-                nx = compare_subspaces(sub.basis, pca_subspace(rows[nxt], k).basis,
-                                       boot=bootstrap_overlap(rows[h], rows[nxt], k, n_boot=n_boot, seed=seed), n_random=n_random, seed=seed)
-                rec["overlap_next_layer"] = {"next": nxt, **nx.to_dict()}
-            results.append(rec)
-            update(i + 1)
-    atomic_write_json(ctx.path / "results.json", {"k": k, "method": method, "records": results})
-    save_plotly(gf.overlap_bars(bars, title=f"{st.model_name}: {method} vs {other} emotion subspaces (k={k})"), ctx.sub("figures") / "overlap.html")
+    selection, evaluation, split_desc, pairs = _splits(st, split, split_fraction, seed, profile, store)
+    with progress_bar("subspaces", len(sel) + 1, quiet=json_out) as update:
+        rep = subspace_report(st, sel, selection=selection, evaluation=evaluation, k=k, methods=(method, other),
+                              layer_shuffles=layer_shuffles, n_shuffle=n_shuffle, n_boot=n_boot, seed=seed, pairs=pairs,
+                              progress=lambda d, t: update(d))
+    key = f"overlap_{method}_vs_{other}"
+    atomic_write_json(ctx.path / "results.json", {"method": method, "other": other, "split": split_desc, **rep.to_dict()})
+    bars = [{"label": f"L{r['layer']} {method}~{other}", "overlap": r[key]} for r in rep.records]
+    save_plotly(gf.nulled_overlap_bars(bars, title=f"{st.model_name}: {method} vs {other} difference subspaces (k={k}, evaluation split)"),
+                ctx.sub("figures") / "overlap.html")
     wall = ctx.finish()
-    summary = {"run_dir": str(ctx.path), "model": st.model_name, "k": k, "method": method, "wall_seconds": wall,
-               "layers": [{"layer": r["layer"], "explained_total": r["subspace"]["explained_total"],
-                           "overlap_methods": r[f"overlap_{method}_vs_{other}"]["overlap"],
-                           "overlap_next_layer": r.get("overlap_next_layer", {}).get("overlap"),
-                           "random_analytic": r[f"overlap_{method}_vs_{other}"]["random_analytic"]} for r in results]}
+    summary = {"run_dir": str(ctx.path), "model": st.model_name, "k": k, "method": method, "other": other, "wall_seconds": wall,
+               "split": split_desc, "headline": rep.headline,
+               "layers": [{"layer": r["layer"], "overlap_methods": r[key], "overlap_next_layer": r.get("overlap_next_layer"),
+                           "random_analytic": r[key]["random_analytic"]} for r in rep.records]}
     if json_out:
         emit_json(summary)
         return
-    console.print(table(f"{st.model_name}: emotion subspaces (k={k}, random baseline k/d = {summary['layers'][0]['random_analytic']:.4f})",
-                        ["layer", "explained (top k)", f"overlap {method}~{other}", "overlap with next layer"],
-                        [[r["layer"], f"{r['explained_total']:.3f}", _ci(r["overlap_methods"]),
-                          _ci(r["overlap_next_layer"]) if r["overlap_next_layer"] else "-"] for r in summary["layers"]]))
+
+    def cell(o):
+        return (f"{o['overlap']['value']:.3f} vs shuf {o['shuffled_null']['value']:.3f} (p {o['p_shuffled']:.2g}) / "
+                f"neu {o['neutral_null']['value']:.3f} (p {o['p_neutral']:.2g}); old {o['old_overlap']:.3f}") if o else "-"
+
+    console.print(table(f"{st.model_name}: difference subspaces (k={k}; evaluation split; {layer_shuffles} null draws per layer; "
+                        f"old = centred emotion PCA, random k/d = {rep.records[0][key]['random_analytic']:.4f})",
+                        ["layer", f"overlap {method}~{other}", "overlap with next layer"],
+                        [[r["layer"], cell(r[key]), cell(r.get("overlap_next_layer"))] for r in rep.records]))
+    h = rep.headline
+    console.print(f"headline layer {h['layer']} (chosen on the selection split), evaluation split, {n_shuffle} null draws "
+                  f"(p floor {1 / (n_shuffle + 1):.3g}): {cell(h['methods'])}")
     console.print(f"results: {ctx.path}")
 
 

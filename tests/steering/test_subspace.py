@@ -61,3 +61,71 @@ def test_emotion_rows_subtract_neutral_mean():
     x = torch.tensor([[1.0, 0], [3.0, 0], [0, 2.0], [0, 4.0]])
     out = emotion_rows(x, ["anger", "anger", "neutral", "neutral"])
     assert torch.equal(out, torch.tensor([[1.0, -3.0], [3.0, -3.0]]))
+
+
+def _anisotropic_views(planted: float, n=240, d=80, seed=0):
+    """Two views of the same sentences sharing a few dominant high-variance directions; ``planted`` adds a class signal."""
+    from steering.subspace import overlap_vs_nulls  # noqa: F401 - import checked here for a clear failure
+
+    g = torch.Generator().manual_seed(seed)
+    labels = (["anger"] * (n // 4) + ["gratitude"] * (n // 4) + ["apology"] * (n // 4) + ["neutral"] * (n // 4))
+    dominant = torch.linalg.qr(torch.randn(d, 3, generator=g))[0].T  # shared anisotropy: 3 huge-variance directions
+    latent = torch.randn(n, 3, generator=g) * torch.tensor([30.0, 20.0, 15.0])
+    views = []
+    for _ in range(2):
+        x = latent @ dominant + torch.randn(n, d, generator=g)
+        views.append(x)
+    if planted:
+        u = torch.linalg.qr(torch.randn(d, 3, generator=g))[0].T
+        for i, e in enumerate(("anger", "gratitude", "apology")):
+            rows = [j for j, x in enumerate(labels) if x == e]
+            for x in views:
+                x[rows] += planted * u[i]
+    return views, labels
+
+
+def test_overlap_vs_nulls_pure_anisotropy_is_high_old_but_null_new():
+    from steering.subspace import overlap_vs_nulls
+
+    (a, b), labels = _anisotropic_views(0.0)
+    r = overlap_vs_nulls(a, b, labels, k=3, n_shuffle=100, seed=0)
+    # Old method: centred emotion PCA shares the dominant directions -> far above the random k/d baseline.
+    assert r.old_overlap > 0.8 and r.old_overlap > 10 * r.random_analytic
+    # New method: the label-shuffled null shares them too, so the overlap is not above it.
+    assert r.p_shuffled > 0.05 and abs(r.excess) < 0.1
+    assert r.shuffled_null.lo <= r.overlap.value <= r.shuffled_null.hi
+    assert r.p_floor == pytest.approx(1 / 101)
+
+
+def test_overlap_vs_nulls_planted_class_signal_beats_both_nulls():
+    from steering.subspace import overlap_vs_nulls
+
+    (a, b), labels = _anisotropic_views(12.0)
+    r = overlap_vs_nulls(a, b, labels, k=3, n_shuffle=100, n_boot=10, seed=0)
+    assert r.p_shuffled < 0.02 and r.p_neutral < 0.02 and r.excess > 0.1
+    assert r.overlap.lo <= r.overlap.value <= r.overlap.hi
+
+
+def test_difference_subspace_keeps_the_neutral_offset_that_centring_removes():
+    from steering.subspace import centred_emotion_subspace, difference_subspace
+
+    g = torch.Generator().manual_seed(0)
+    d = 20
+    x = torch.randn(40, d, generator=g) * 0.1
+    x[:20, 0] += 5.0  # emotion rows offset from neutral along e0, no spread along it
+    x[:20, 1] += torch.randn(20, generator=g) * 2  # emotion spread along e1
+    labels = ["anger"] * 20 + ["neutral"] * 20
+    e = torch.eye(d)
+    assert overlap(difference_subspace(x, labels, 1).basis, e[:1]) > 0.9
+    assert overlap(centred_emotion_subspace(x, labels, 1).basis, e[:1]) < 0.1
+
+
+def test_pca_gram_path_matches_svd_path():
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(30, 100, generator=g) @ torch.randn(100, 100, generator=g)
+    fast = pca_subspace(x, 5)  # n < d: Gram path
+    xc = x - x.mean(0)
+    _, s, vh = torch.linalg.svd(xc, full_matrices=False)
+    assert overlap(fast.basis, vh[:5]) == pytest.approx(1.0, abs=1e-4)
+    assert torch.allclose(fast.explained, (s[:5] ** 2 / (s**2).sum()), atol=1e-5)
+    assert torch.allclose(fast.basis @ fast.basis.T, torch.eye(5), atol=1e-4)
