@@ -4,12 +4,18 @@ The clean run is an emotion sentence, the corrupted run a neutral sentence of th
 token length*: every clean/corrupted pair in one call must share one length, so position
 ``i`` is the same index in every row (no padding; :func:`common_length_pairs` picks them).
 For each layer and position the clean activation is copied into the corrupted run and the
-metric — the batch mean of log P(next token is an emotion word) at the end — is normalised:
+metric — the batch mean of a :data:`circuits.metrics.METRICS` entry at the end (by default
+log P(next word is an emotion word), whole words teacher-forced) — is normalised:
 ``(patched − corrupted) / (clean − corrupted)`` (0 = corrupted run, 1 = clean run).
+
+The patch acts on the sentence (the prompt pass) only; the forced tokens of multi-token words then
+run on the patched sentence's KV cache. So patching the last layer's residual at every position
+does *not* give exactly 1 when some words have several tokens (their later tokens read every
+layer's keys and values); patching the first layer's input at every position does.
 """
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +23,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from circuits.metrics import emotion_logprob, emotion_token_ids, normalised
+from circuits.metrics import emotion_words, get_metric, normalised
 from interp.errors import ConfigError
 from interp.hook_names import block_hook
 from interp.io import atomic_write_json
@@ -107,31 +113,50 @@ class ActivationPatchResult:
         return out
 
 
-@torch.no_grad()
-def patch_all_positions(model, clean_texts: Sequence[str], corrupted_texts: Sequence[str], emotion: str, hook: str) -> float:
-    """Normalised metric after patching ``hook`` at every position (final residual → exactly 1)."""
-    ids = emotion_token_ids(model, emotion)
-    ct, rt = _tokens(model, clean_texts), _tokens(model, corrupted_texts)
-    cache: dict[str, Tensor] = {}
+MetricArg = str | Callable[..., Tensor]
 
-    def save(a, hook):
-        cache["x"] = a.detach()
+
+def _metric_fn(model, metric: MetricArg, emotion: str) -> Callable[..., Tensor]:
+    """``fn(tokens, prompt_hooks) -> [batch]``: a METRICS name, or a callable with the METRICS signature."""
+    fn = get_metric(metric) if isinstance(metric, str) else metric
+    emotion_words(model, emotion)  # unknown emotion / unencodable word: fail before any forward pass
+
+    def score(tokens: Tensor, prompt_hooks: Sequence = ()) -> Tensor:
+        return fn(model, tokens, torch.ones_like(tokens), emotion, prompt_hooks=prompt_hooks)
+
+    return score
+
+
+def _capture_hook(store: dict, name: str):
+    def capture_activation_hook(a: Tensor, hook) -> Tensor:
+        store[name] = a.detach()
         return a
+    return capture_activation_hook
 
-    end = [ct.shape[1] - 1] * ct.shape[0]
-    with model.hooks(fwd_hooks=[(hook, save)]):
-        m_clean = float(emotion_logprob(model(ct), end, ids).mean())
-    m_corr = float(emotion_logprob(model(rt), end, ids).mean())
-    with model.hooks(fwd_hooks=[(hook, patch_activation_hook(cache["x"], None))]):
-        m_p = float(emotion_logprob(model(rt), end, ids).mean())
+
+@torch.no_grad()
+def patch_all_positions(model, clean_texts: Sequence[str], corrupted_texts: Sequence[str], emotion: str, hook: str, *,
+                        metric: MetricArg = "emotion_words") -> float:
+    """Normalised metric after patching ``hook`` at every sentence position (layer-0 input → exactly 1)."""
+    score = _metric_fn(model, metric, emotion)
+    device = next(model.parameters()).device
+    ct, rt = _tokens(model, clean_texts).to(device), _tokens(model, corrupted_texts).to(device)
+    cache: dict[str, Tensor] = {}
+    m_clean = float(score(ct, [(hook, _capture_hook(cache, "x"))]).mean())
+    m_corr = float(score(rt).mean())
+    m_p = float(score(rt, [(hook, patch_activation_hook(cache["x"], None))]).mean())
     return float(normalised(m_p, m_clean, m_corr))
 
 
 @torch.no_grad()
 def activation_patching(model, clean_texts: Sequence[str], corrupted_texts: Sequence[str], emotion: str, *,
                         kinds: Sequence[str] = ("resid_pre", "attn_out", "mlp_out"), layers: Sequence[int] | None = None,
-                        progress=None) -> ActivationPatchResult:
-    """Patch each (kind, layer, position) from clean into corrupted; normalised metric per cell."""
+                        metric: MetricArg = "emotion_words", progress=None) -> ActivationPatchResult:
+    """Patch each (kind, layer, position) from clean into corrupted; normalised metric per cell.
+
+    ``metric``: a :data:`circuits.metrics.METRICS` name, or a callable with that signature
+    ``(model, tokens, attention_mask, emotion, *, prompt_hooks) -> [batch]``.
+    """
     for k in kinds:
         if k not in KINDS:
             raise ConfigError(f"unknown activation kind {k!r}; choose from {', '.join(KINDS)}")
@@ -142,37 +167,30 @@ def activation_patching(model, clean_texts: Sequence[str], corrupted_texts: Sequ
     for l in layers:
         if not 0 <= l < n_layers:
             raise ConfigError(f"layer {l} is out of range: this model has layers 0..{n_layers - 1}")
+    score = _metric_fn(model, metric, emotion)
     ct, rt = _tokens(model, clean_texts), _tokens(model, corrupted_texts)
     if ct.shape != rt.shape:
         raise ConfigError(f"clean sentences have {ct.shape[1]} tokens but corrupted ones {rt.shape[1]}; lengths must match")
-    ids = emotion_token_ids(model, emotion)
     device = next(model.parameters()).device
     ct, rt = ct.to(device), rt.to(device)
     n_pos = ct.shape[1]
-    end = [n_pos - 1] * ct.shape[0]
     names = {(k, l): block_hook(k, l) for k in kinds for l in layers}
     cache: dict[str, Tensor] = {}
-
-    def save(name):
-        def hook(a, hook):
-            cache[name] = a.detach()
-            return a
-        return hook
-
-    with model.hooks(fwd_hooks=[(n, save(n)) for n in names.values()]):
-        m_clean = float(emotion_logprob(model(ct), end, ids).mean())
-    m_corr = float(emotion_logprob(model(rt), end, ids).mean())
+    m_clean = float(score(ct, [(n, _capture_hook(cache, n)) for n in names.values()]).mean())
+    m_corr = float(score(rt).mean())
     values = {k: torch.zeros(len(layers), n_pos) for k in kinds}
     total, done = len(kinds) * len(layers) * n_pos, 0
     for k in kinds:
         for li, l in enumerate(layers):
             name = names[(k, l)]
             for p in range(n_pos):
-                with model.hooks(fwd_hooks=[(name, patch_activation_hook(cache[name], [p]))]):
-                    m = float(emotion_logprob(model(rt), end, ids).mean())
+                m = float(score(rt, [(name, patch_activation_hook(cache[name], [p]))]).mean())
                 values[k][li, p] = normalised(m, m_clean, m_corr)
                 done += 1
                 if progress:
                     progress(done, total)
+    label = metric if isinstance(metric, str) else getattr(metric, "__name__", "custom")
     return ActivationPatchResult(emotion, list(kinds), layers, values, m_clean, m_corr, model.to_str_tokens(ct[0]),
-                                 len(clean_texts), {"metric": "batch-mean log P(next token is an emotion word) at the end"})
+                                 len(clean_texts), {"metric": label, "metric_description":
+                                                    "batch mean at the sentence end; whole words teacher-forced "
+                                                    "(circuits.metrics); the patch acts on the sentence only"})

@@ -9,15 +9,23 @@ Per sentence and head the score is ``mean_{q∈Q} Σ_{k∈K} pattern[head, q, k]
 * ``K`` (emotion sentence): the emotion-word span tokens (``interp.positions`` offsets).
 * ``Q``: ``"end"`` (default) = the last real token; ``"after_span"`` = every position after
   the span's last token (the end only, when the span is the last token).
-* Neutral sentences have no emotion word. **Matched positions**: neutral sentence ``j`` is
-  paired with emotion sentence ``i = j mod n_e`` of that emotion and its key tokens are the
-  ones at the *same distances back from the sentence end* as ``i``'s span tokens (clamped to
-  ≥ 1, so never BOS), with ``Q`` built from them by the same rule. The query (end) thus looks
-  back the same number of tokens in both conditions.
+* Neutral sentences have no emotion word. **Position-matched pairs** (``matching="position"``,
+  the default): every emotion sentence is paired with one neutral sentence, and the neutral keys
+  sit at the *same token positions* as the emotion span, so a head that attends to a fixed
+  position (the first real token, the previous token, …) scores the same in both and Δ ≈ 0.
+  The neutral partner is the record whose ``pair_id`` is the emotion sentence's id (a matched
+  counterpart) when the dataset has one; otherwise the neutral sentence of the nearest token
+  length (ties: the least used so far, then dataset order). When the lengths differ, keys in the
+  first half of the emotion sentence keep their position from the start and keys in the second
+  half their distance from the end (both clamped to 1 … end, never BOS).
+  ``matching="end_distance"`` is the old design (neutral ``j`` ↔ emotion ``j mod n_e``, keys at the
+  same distance from the end only); it is confounded by position and kept for comparison.
 
 One forward pass per batch captures all ``blocks.{l}.attn.hook_pattern`` at once and reduces
-them inside the hook. Delta CIs are percentile bootstraps over sentences; p-values are
-two-sided permutation tests (emotion vs neutral labels), Holm-corrected over all heads.
+them inside the hook. Position-matched deltas are paired (emotion − its neutral partner): CIs
+are percentile bootstraps over pairs, p-values two-sided sign-flip permutation tests, Holm-
+corrected over all heads. The smallest reachable p is ``max(1 / (n_perm + 1), 2^(1 − n_pairs))``
+(``config["p_floor"]``; a sign-flip test over n pairs has only 2^n distinct outcomes).
 """
 
 from dataclasses import dataclass, field
@@ -35,6 +43,7 @@ from interp.positions import tokenize_batch
 from interp.stats import holm_bonferroni
 
 QUERY_MODES = ("end", "after_span")
+MATCHINGS = ("position", "end_distance")
 
 
 def _query_positions(keys: list[int], end: int, mode: str) -> list[int]:
@@ -49,6 +58,37 @@ def matched_neutral_keys(neutral_len: int, emo_len: int, emo_span: tuple[int, ..
     n_end, e_end = neutral_len - 1, emo_len - 1
     keys = sorted({min(max(1, n_end - (e_end - k)), max(1, n_end)) for k in emo_span})
     return keys
+
+
+def position_matched_keys(neutral_len: int, emo_len: int, emo_span: tuple[int, ...]) -> list[int]:
+    """Neutral key positions matched to an emotion span: the same positions when the lengths agree; otherwise
+    first-half keys keep their position from the start, second-half keys their distance from the end (1 … end)."""
+    n_end, e_end = neutral_len - 1, emo_len - 1
+    if n_end < 1:
+        return [max(0, n_end)]
+    out = set()
+    for k in emo_span:
+        m = k if k <= e_end / 2 else n_end - (e_end - k)
+        out.add(min(max(1, m), n_end))
+    return sorted(out)
+
+
+def pair_neutrals(emo: list[int], neu: list[int], lens: list[int], records) -> list[int]:
+    """For each emotion record index, its neutral partner's index: the ``pair_id`` counterpart, else the nearest length."""
+    by_pair = {}
+    for j in neu:
+        pid = getattr(records[j], "pair_id", None)
+        if pid:
+            by_pair[pid] = j
+    uses = dict.fromkeys(neu, 0)
+    out = []
+    for i in emo:
+        j = by_pair.get(records[i].id)
+        if j is None:
+            j = min(neu, key=lambda n: (abs(lens[n] - lens[i]), uses[n], n))
+        uses[j] += 1
+        out.append(j)
+    return out
 
 
 @dataclass(frozen=True)
@@ -159,8 +199,9 @@ def _weights(rows: list[tuple[list[int], list[int]]], width: int, device) -> Ten
 
 
 @torch.no_grad()
-def screen_heads(model, ds, *, emotions: list[str] | None = None, query: str = "end", batch_size: int = 32,
-                 n_boot: int = 1000, n_perm: int = 1000, seed: int = 0, progress=None) -> ScreeningResult:
+def screen_heads(model, ds, *, emotions: list[str] | None = None, query: str = "end", matching: str = "position",
+                 batch_size: int = 32, n_boot: int = 1000, n_perm: int = 1000, seed: int = 0,
+                 progress=None) -> ScreeningResult:
     """Screen every head of ``model`` on dataset ``ds`` (needs emotion and ``neutral`` sentences).
 
     Returns:
@@ -168,6 +209,8 @@ def screen_heads(model, ds, *, emotions: list[str] | None = None, query: str = "
     """
     if query not in QUERY_MODES:
         raise ConfigError(f"unknown query mode {query!r}; choose one of {', '.join(QUERY_MODES)}")
+    if matching not in MATCHINGS:
+        raise ConfigError(f"unknown neutral matching {matching!r}; choose one of {', '.join(MATCHINGS)}")
     present = ds.emotions
     if "neutral" not in present:
         raise DatasetError("screening needs neutral sentences for the matched baseline; the dataset has none")
@@ -186,25 +229,36 @@ def screen_heads(model, ds, *, emotions: list[str] | None = None, query: str = "
         spans.append(tb.span_positions[0])
     emo_idx = {e: [i for i, r in enumerate(recs) if r.emotion == e] for e in emotions}
     neu_idx = [i for i, r in enumerate(recs) if r.emotion == "neutral"]
-    # (query, key) positions per record per config: config c = emotion c; emotion rows use own span
-    qk: dict[tuple[int, int], tuple[list[int], list[int]]] = {}
+    # (query, key) positions per (config, record, partner): config c = emotion c; emotion rows use their own span;
+    # a neutral row's keys depend on the emotion sentence it is matched to (several partners → several rows)
+    qk: dict[tuple[int, int], list[tuple[list[int], list[int]]]] = {}
+    partners: dict[str, list[int]] = {}
     for c, e in enumerate(emotions):
         for i in emo_idx[e]:
             ks = list(spans[i])
-            qk[(c, i)] = (_query_positions(ks, lens[i] - 1, query), ks)
-        for j, nj in enumerate(neu_idx):
-            src = emo_idx[e][j % len(emo_idx[e])]
-            ks = matched_neutral_keys(lens[nj], lens[src], spans[src])
-            qk[(c, nj)] = (_query_positions(ks, lens[nj] - 1, query), ks)
-    used = sorted(set(i for ids in emo_idx.values() for i in ids) | set(neu_idx))
-    scores = torch.zeros(len(emotions), len(recs), n_layers, n_heads)
+            qk.setdefault((c, i), []).append((_query_positions(ks, lens[i] - 1, query), ks))
+        if matching == "position":
+            partners[e] = pair_neutrals(emo_idx[e], neu_idx, lens, recs)
+            pairs = list(zip(emo_idx[e], partners[e]))
+        else:
+            pairs = [(emo_idx[e][j % len(emo_idx[e])], nj) for j, nj in enumerate(neu_idx)]
+        match = position_matched_keys if matching == "position" else matched_neutral_keys
+        for src, nj in pairs:
+            ks = match(lens[nj], lens[src], spans[src])
+            qk.setdefault((c, nj), []).append((_query_positions(ks, lens[nj] - 1, query), ks))
+    used = sorted({i for (_, i) in qk})
+    # a neutral record matched to several emotion sentences gets one score per match (its q/k sets differ)
+    slots = max(len(v) for v in qk.values())
+    scores = torch.zeros(len(emotions) * slots, len(recs), n_layers, n_heads)
     done = 0
     for start in range(0, len(used), batch_size):
         ids = used[start:start + batch_size]
         batch = tokenize_batch(model, [recs[i].text for i in ids], [recs[i].spans for i in ids])
         width = batch.tokens.shape[1]
-        rows = [qk.get((c, i), ([0], [])) for c in range(len(emotions)) for i in ids]
-        w = _weights(rows, width, device).view(len(emotions), len(ids), width, width)
+        # config axis = (emotion, slot): slot t of a neutral row = its t-th match
+        rows = [(qk.get((c, i)) or [([0], [])])[min(t, len(qk.get((c, i)) or [0]) - 1)]
+                for c in range(len(emotions)) for t in range(slots) for i in ids]
+        w = _weights(rows, width, device).view(len(emotions) * slots, len(ids), width, width)
         red = _PatternReducer(w, n_layers)
         hooks = [(hook_pattern(l), red.reduce_pattern_hook(l)) for l in range(n_layers)]
         with model.hooks(fwd_hooks=hooks):
@@ -217,9 +271,18 @@ def screen_heads(model, ds, *, emotions: list[str] | None = None, query: str = "
     rng = np.random.default_rng(seed)
     out = {k: torch.zeros(len(emotions), n_layers, n_heads) for k in ("delta", "lo", "hi", "p", "p_holm", "em", "nm")}
     for c, e in enumerate(emotions):
-        a = scores[c, emo_idx[e]].reshape(len(emo_idx[e]), -1).numpy()
-        b = scores[c, neu_idx].reshape(len(neu_idx), -1).numpy()
-        d, lo, hi, p = _delta_stats(a, b, n_boot=n_boot, n_perm=n_perm, rng=rng)
+        a = scores[c * slots, emo_idx[e]].reshape(len(emo_idx[e]), -1).numpy()
+        if matching == "position":
+            seen: dict[int, int] = {}
+            b_rows = []
+            for nj in partners[e]:
+                b_rows.append(scores[c * slots + seen.get(nj, 0), nj])
+                seen[nj] = seen.get(nj, 0) + 1
+            b = torch.stack(b_rows).reshape(len(b_rows), -1).numpy()
+            d, lo, hi, p = _paired_stats(a - b, n_boot=n_boot, n_perm=n_perm, rng=rng)
+        else:
+            b = scores[c * slots, neu_idx].reshape(len(neu_idx), -1).numpy()
+            d, lo, hi, p = _delta_stats(a, b, n_boot=n_boot, n_perm=n_perm, rng=rng)
         shape = (n_layers, n_heads)
         out["delta"][c] = torch.tensor(d).view(shape)
         out["lo"][c] = torch.tensor(lo).view(shape)
@@ -228,11 +291,35 @@ def screen_heads(model, ds, *, emotions: list[str] | None = None, query: str = "
         out["p_holm"][c] = torch.tensor(holm_bonferroni(p)).view(shape)
         out["em"][c] = torch.tensor(a.mean(0)).view(shape)
         out["nm"][c] = torch.tensor(b.mean(0)).view(shape)
+    n_pairs_by_id = sum(1 for e in emotions for i, j in zip(emo_idx[e], partners.get(e, []))
+                        if getattr(recs[j], "pair_id", None) == recs[i].id)
     cfg = {"query": query, "batch_size": batch_size, "n_boot": n_boot, "n_perm": n_perm, "seed": seed,
-           "neutral_matching": "same distance from sentence end as the paired emotion sentence's span (j mod n_e)",
+           "p_floor": max(1.0 / (n_perm + 1), 2.0 ** (1 - min(len(v) for v in emo_idx.values()))
+                          if matching == "position" else 0.0), "matching": matching,
+           "neutral_matching": ("each emotion sentence paired with a neutral sentence (its pair_id counterpart, else the "
+                                "nearest token length); neutral keys at the same token positions as the emotion span "
+                                f"({n_pairs_by_id} pairs by pair_id); paired bootstrap and sign-flip permutation test"
+                                if matching == "position" else
+                                "same distance from sentence end as the paired emotion sentence's span (j mod n_e)"),
+           "record_ids": [recs[i].id for i in used],
            "dataset_hash": ds.hash(), "model": getattr(getattr(model, "ec_info", None), "name", "?")}
     return ScreeningResult(emotions, out["delta"], out["lo"], out["hi"], out["p"], out["p_holm"], out["em"], out["nm"],
-                           [len(emo_idx[e]) for e in emotions], len(neu_idx), cfg)
+                           [len(emo_idx[e]) for e in emotions],
+                           len({j for v in partners.values() for j in v}) if matching == "position" else len(neu_idx), cfg)
+
+
+def _paired_stats(d: np.ndarray, *, n_boot: int, n_perm: int, rng) -> tuple:
+    """Vectorised over heads (columns) of paired differences ``d`` [pair head]: mean, percentile bootstrap CI,
+    two-sided sign-flip permutation p."""
+    n = len(d)
+    delta = d.mean(0)
+    boots = d[rng.integers(0, n, size=(n_boot, n))].mean(1)
+    lo, hi = np.quantile(boots, 0.025, axis=0), np.quantile(boots, 0.975, axis=0)
+    count = np.zeros(d.shape[1])
+    for s in range(0, n_perm, 256):
+        signs = rng.choice([-1.0, 1.0], size=(min(256, n_perm - s), n))
+        count += (np.abs(signs @ d / n) >= np.abs(delta) - 1e-12).sum(0)
+    return delta, lo, hi, (count + 1) / (n_perm + 1)
 
 
 def _delta_stats(a: np.ndarray, b: np.ndarray, *, n_boot: int, n_perm: int, rng) -> tuple:
@@ -250,3 +337,47 @@ def _delta_stats(a: np.ndarray, b: np.ndarray, *, n_boot: int, n_perm: int, rng)
         s = pooled[perm[:na]].mean(0) - pooled[perm[na:]].mean(0)
         count += np.abs(s) >= np.abs(delta) - 1e-12
     return delta, lo, hi, (count + 1) / (n_perm + 1)
+
+
+@dataclass(frozen=True)
+class HeadMeasurement:
+    """Δattention of chosen heads re-measured on another split (the reportable number), with CI and p-values."""
+
+    emotion: str
+    heads: list[tuple[int, int]]
+    delta: list[float]
+    lo: list[float]
+    hi: list[float]
+    p: list[float]
+    p_holm: list[float]  # Holm over the measured heads only
+    n_emotion: int
+    n_neutral: int
+    record_ids: list[str]
+    config: dict = field(default_factory=dict)
+
+    def rows(self) -> list[dict]:
+        return [{"name": f"L{l}H{h}", "layer": l, "head": h, "delta": d, "lo": lo, "hi": hi, "p": p, "p_holm": ph}
+                for (l, h), d, lo, hi, p, ph in zip(self.heads, self.delta, self.lo, self.hi, self.p, self.p_holm)]
+
+    def to_dict(self) -> dict:
+        return {"emotion": self.emotion, "heads": self.rows(), "n_emotion": self.n_emotion, "n_neutral": self.n_neutral,
+                "record_ids": self.record_ids, "config": self.config}
+
+
+def measure_heads(model, ds, heads: list[tuple[int, int]], emotion: str, *, query: str = "end",
+                  matching: str = "position", batch_size: int = 32, n_boot: int = 1000, n_perm: int = 1000,
+                  seed: int = 0) -> HeadMeasurement:
+    """Δattention of ``heads`` for ``emotion`` on ``ds`` (e.g. the evaluation split), Holm-corrected over ``heads``."""
+    if not heads:
+        raise ConfigError("heads is empty; pass at least one (layer, head) to measure")
+    res = screen_heads(model, ds, emotions=[emotion], query=query, matching=matching, batch_size=batch_size,
+                       n_boot=n_boot, n_perm=n_perm, seed=seed)
+    for l, h in heads:
+        if not (0 <= l < res.delta.shape[1] and 0 <= h < res.delta.shape[2]):
+            raise ConfigError(f"head L{l}H{h} is out of range for this model "
+                              f"({res.delta.shape[1]} layers × {res.delta.shape[2]} heads)")
+    get = lambda t: [float(t[0, l, h]) for l, h in heads]  # noqa: E731
+    p = get(res.p)
+    return HeadMeasurement(emotion, [tuple(x) for x in heads], get(res.delta), get(res.lo), get(res.hi), p,
+                           [float(x) for x in holm_bonferroni(np.array(p))], res.n_emotion[0], res.n_neutral,
+                           list(res.config["record_ids"]), {k: v for k, v in res.config.items() if k != "record_ids"})

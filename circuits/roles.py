@@ -5,7 +5,9 @@
 * **aggregate**: a later head whose Q-, K- or V-composition with a pick-up head ranks in the top
   ``alpha`` of the compositions of every other earlier head into it (rank p ≤ ``alpha``).
 * **write-out**: OV output aligned with an emotion vector (emotion − neutral projection CI > 0)
-  or promoting emotion-lexicon tokens (top-50 hits ≥ 2 and above chance).
+  or promoting whole emotion-lexicon words: ≥ 2 among the top-50 promoted whole-word tokens with a
+  hypergeometric p < ``alpha`` against the whole-word vocabulary (``circuits.ov_qk``; generic pieces
+  such as " I" or " App" never count).
 """
 
 from dataclasses import dataclass
@@ -48,10 +50,13 @@ def assign_roles(screen: ScreeningResult, ovqk: OVQKResult, *, alpha: float = 0.
                 ev.append(f"{e}: OV projection on the emotion vector {est['value']:.3f} [{est['lo']:.3f}, {est['hi']:.3f}] "
                           f"(random-direction |proj| {hd.random_projection:.3f})")
         for e, n in hd.lexicon_hits_top50.items():
-            if n >= 2 and n > hd.lexicon_chance_top50[e]:
+            p = hd.lexicon_p_top50.get(e, 1.0)
+            if n >= 2 and n > hd.lexicon_chance_top50[e] and p < alpha:
                 if "write-out" not in r:
                     r.append("write-out")
-                ev.append(f"{e}: {n} emotion tokens among the top-50 promoted (chance {hd.lexicon_chance_top50[e]:.3f})")
+                words = ", ".join(repr(w) for w in hd.lexicon_words_top50.get(e, []))
+                ev.append(f"{e}: {n} whole emotion words among the top-50 promoted whole-word tokens ({words}; "
+                          f"chance {hd.lexicon_chance_top50[e]:.3f}, hypergeometric p {p:.3g})")
         roles[name] = (r, ev)
     for c in ovqk.composition:
         if c["from"] in pickups and c["to"] in roles:

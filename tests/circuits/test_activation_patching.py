@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from circuits.activation_patching import activation_patching, common_length_pairs, patch_activation_hook, patch_all_positions
-from circuits.metrics import emotion_logprob, emotion_token_ids, normalised
+from circuits.metrics import emotion_logprob, emotion_token_ids, normalised, word_logprob
 from interp.errors import ConfigError
 
 CLEAN = ["thank you a lot", "sorry for this!"]
@@ -29,16 +29,42 @@ def test_activation_patching_cells_where_clean_equals_corrupted_are_zero(tiny_mo
     assert res.values["resid_pre"][0, first_diff:].abs().max() > 0.01  # the differing tokens do matter
 
 
+def first_token_metric(model, tokens, attention_mask, emotion, *, prompt_hooks=()):
+    """The old next-token metric (a function of the sentence's last logits only), for parity with TransformerLens."""
+    with model.hooks(fwd_hooks=list(prompt_hooks)):
+        logits = model(tokens, attention_mask=attention_mask)
+    return emotion_logprob(logits, [tokens.shape[1] - 1] * tokens.shape[0], emotion_token_ids(model, emotion))
+
+
 def test_activation_patching_final_residual_all_positions_gives_one(tiny_model):
-    assert patch_all_positions(tiny_model, CLEAN, CORR, "gratitude", "blocks.1.hook_resid_post") == pytest.approx(1.0, abs=1e-5)
     assert patch_all_positions(tiny_model, CLEAN, CORR, "gratitude", "blocks.0.hook_resid_pre") == pytest.approx(1.0, abs=1e-5)
+    # a next-token metric is fixed by the last residual; the whole-word metric is not (later word tokens read
+    # every layer's keys and values of the still-corrupted sentence)
+    assert patch_all_positions(tiny_model, CLEAN, CORR, "gratitude", "blocks.1.hook_resid_post",
+                               metric=first_token_metric) == pytest.approx(1.0, abs=1e-5)
+    assert patch_all_positions(tiny_model, CLEAN, CORR, "gratitude", "blocks.1.hook_resid_post") != pytest.approx(1.0, abs=1e-3)
+
+
+def test_activation_patching_uses_the_whole_word_metric(tiny_model):
+    from circuits.metrics import emotion_words
+
+    res = activation_patching(tiny_model, CLEAN, CORR, "gratitude", layers=[0])
+    ws = emotion_words(tiny_model, "gratitude")
+    ct, rt = tiny_model.to_tokens(CLEAN), tiny_model.to_tokens(CORR)
+    assert res.clean_metric == pytest.approx(float(word_logprob(tiny_model, ct, torch.ones_like(ct), ws).mean()), abs=1e-5)
+    assert res.corrupted_metric == pytest.approx(float(word_logprob(tiny_model, rt, torch.ones_like(rt), ws).mean()), abs=1e-5)
+    assert res.config["metric"] == "emotion_words"
+    contrast = activation_patching(tiny_model, CLEAN, CORR, "gratitude", layers=[0], metric="contrast")
+    assert contrast.clean_metric != pytest.approx(res.clean_metric, abs=1e-3)
+    with pytest.raises(ConfigError, match="unknown metric"):
+        activation_patching(tiny_model, CLEAN, CORR, "gratitude", metric="first_token")
 
 
 def test_activation_patching_agrees_with_transformer_lens_patching(tiny_model):
     """Our layer × position grid equals transformer_lens.patching's on the same bridge, for three quantities."""
     import transformer_lens.patching as tlp
 
-    res = activation_patching(tiny_model, CLEAN, CORR, "gratitude")
+    res = activation_patching(tiny_model, CLEAN, CORR, "gratitude", metric=first_token_metric)
     ids = emotion_token_ids(tiny_model, "gratitude")
     ct, rt = tiny_model.to_tokens(CLEAN), tiny_model.to_tokens(CORR)
     end = [ct.shape[1] - 1] * 2
@@ -79,4 +105,6 @@ def test_activation_patching_real_model_end_of_last_layer_is_one(real_model):
     assert torch.isfinite(v).all()
     # at layer 0 the residual at BOS is identical in both runs: patching it does nothing
     assert abs(float(v[0, 0])) < 1e-4
-    assert patch_all_positions(real_model, clean, corr, "gratitude", "blocks.29.hook_resid_post") == pytest.approx(1.0, abs=1e-4)
+    assert patch_all_positions(real_model, clean, corr, "gratitude", "blocks.0.hook_resid_pre") == pytest.approx(1.0, abs=1e-4)
+    assert patch_all_positions(real_model, clean, corr, "gratitude", "blocks.29.hook_resid_post",
+                               metric=first_token_metric) == pytest.approx(1.0, abs=1e-4)

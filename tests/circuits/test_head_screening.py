@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from circuits.head_screening import ScreeningResult, matched_neutral_keys, screen_heads
+from circuits.head_screening import (ScreeningResult, matched_neutral_keys, measure_heads, pair_neutrals,
+                                     position_matched_keys, screen_heads)
 from interp.errors import ConfigError, DatasetError
 from tests.circuits.conftest import marked_dataset
 
@@ -58,11 +59,13 @@ def test_screen_heads_real_score_matches_direct_cache(real_model):
         b = tokenize_batch(real_model, [r.text], [r.spans])
         _, cache = real_model.run_with_cache(b.tokens, names_filter=lambda n: n == f"blocks.{l}.attn.hook_pattern")
         emo.append(float(cache[f"blocks.{l}.attn.hook_pattern"][0, h, b.end_positions[0], list(b.span_positions[0])].sum()))
-    for j, r in enumerate(rec_n):
-        src = rec_g[j % len(rec_g)]
+    recs = list(ds.records)
+    lens = [tokenize_batch(real_model, [r.text]).lengths[0] for r in recs]
+    partners = pair_neutrals([recs.index(r) for r in rec_g], [recs.index(r) for r in rec_n], lens, recs)
+    for src, j in zip(rec_g, partners, strict=True):
         sb = tokenize_batch(real_model, [src.text], [src.spans])
-        b = tokenize_batch(real_model, [r.text])
-        keys = matched_neutral_keys(b.lengths[0], sb.lengths[0], sb.span_positions[0])
+        b = tokenize_batch(real_model, [recs[j].text])
+        keys = position_matched_keys(b.lengths[0], sb.lengths[0], sb.span_positions[0])
         _, cache = real_model.run_with_cache(b.tokens, names_filter=lambda n: n == f"blocks.{l}.attn.hook_pattern")
         neu.append(float(cache[f"blocks.{l}.attn.hook_pattern"][0, h, b.end_positions[0], keys].sum()))
     expected = sum(emo) / len(emo) - sum(neu) / len(neu)
@@ -81,3 +84,80 @@ def test_screen_heads_one_forward_pass_per_batch(tiny_model):
     finally:
         handle.remove()
     assert len(calls) == 4  # ceil(16 / 5); the model has 2 × 4 = 8 heads
+
+
+def _start_span_dataset():
+    """Emotion spans ('Z…') at the start of sentences of mixed lengths; neutral sentences of other mixed lengths."""
+    from interp.datasets import EmotionDataset, EmotionRecord
+
+    recs = []
+    for i, w in enumerate(["ab", "cdef", "g", "hijkl", "mn", "opq"]):
+        t = f"Z{w} ok"
+        recs.append(EmotionRecord(f"g{i}", t, "gratitude", ((0, 1),)))
+    for i, w in enumerate(["the cat sat", "a dog", "it is on the mat", "we go", "rain fell down", "no", "red car"]):
+        recs.append(EmotionRecord(f"n{i}", w, "neutral", ()))
+    return EmotionDataset(tuple(recs), "constructed")
+
+
+def _first_real_token_hook(pattern, hook):
+    """Every query attends only to position 1 (the first real token after BOS)."""
+    out = torch.zeros_like(pattern)
+    out[..., 1] = 1.0
+    return out
+
+
+def test_position_only_head_scores_zero_under_position_matching(tiny_model):
+    """A head that attends only to the first real token is no emotion head: Δ ≈ 0 with position-matched keys,
+    while the old end-distance design (emotion spans at the start, neutral keys counted from the end) scores it high."""
+    from interp.hook_names import hook_pattern
+
+    ds = _start_span_dataset()
+    with tiny_model.hooks(fwd_hooks=[(hook_pattern(0), _first_real_token_hook)]):
+        new = screen_heads(tiny_model, ds, n_boot=50, n_perm=200)
+        old = screen_heads(tiny_model, ds, matching="end_distance", n_boot=50, n_perm=200)
+    assert float(new.delta[0, 0].abs().max()) < 1e-6
+    assert float(new.p[0, 0].min()) == pytest.approx(1.0)
+    assert float(old.delta[0, 0].min()) > 0.5
+    assert new.config["p_floor"] == pytest.approx(2 ** -5) and new.config["matching"] == "position"  # 6 pairs
+
+
+def test_position_matched_keys_anchor_start_and_end():
+    assert position_matched_keys(9, 9, (2, 3)) == [2, 3]  # same length: same positions
+    assert position_matched_keys(6, 10, (1, 2)) == [1, 2]  # first half: from the start
+    assert position_matched_keys(6, 10, (8,)) == [4]  # second half: distance from the end (1 back)
+    assert position_matched_keys(3, 10, (1,)) == [1]  # never BOS
+
+
+def test_pair_neutrals_prefers_pair_id_then_nearest_length():
+    from types import SimpleNamespace as R
+
+    recs = [R(id="e0"), R(id="e1"), R(id="n0", pair_id=None), R(id="n1", pair_id="e0"), R(id="n2", pair_id=None)]
+    lens = [5, 8, 8, 3, 5]
+    assert pair_neutrals([0, 1], [2, 3, 4], lens, recs) == [3, 2]  # e0 → its counterpart n1, e1 → n0 (same length)
+    recs[3] = R(id="n1", pair_id=None)
+    assert pair_neutrals([0, 1], [2, 3, 4], lens, recs) == [4, 2]
+
+
+def test_screen_heads_uses_pair_id_counterparts(tiny_model):
+    """With pair_id counterparts, each emotion sentence is compared with its own neutral twin."""
+    from interp.datasets import EmotionDataset, EmotionRecord
+
+    recs = []
+    for i, w in enumerate(["ab", "cde", "fg", "hij"]):
+        t = f"{w} Z ok"
+        recs.append(EmotionRecord(f"g{i}", t, "gratitude", ((t.index("Z"), t.index("Z") + 1),)))
+    for i, w in enumerate(["ab", "cde", "fg", "hij"]):
+        recs.append(EmotionRecord(f"n{i}", f"{w} y ok", "neutral", (), pair_id=f"g{(i + 1) % 4}"))
+    res = screen_heads(tiny_model, EmotionDataset(tuple(recs), "paired"), n_boot=10, n_perm=10)
+    assert "4 pairs by pair_id" in res.config["neutral_matching"]
+
+
+def test_measure_heads_on_another_split(marked_model):
+    ds = marked_dataset()
+    m = measure_heads(marked_model, ds, [(0, 0), (1, 2)], "gratitude", n_boot=100, n_perm=999)
+    assert m.delta[0] > 0.5 and m.lo[0] > 0.3 and m.p_holm[0] < 0.05
+    assert m.config["p_floor"] == pytest.approx(2 ** -7)  # 8 pairs: a sign-flip test cannot go below 2 / 2^8
+    assert m.p_holm[0] >= m.p[0] and len(m.record_ids) == 16
+    assert m.to_dict()["heads"][0]["name"] == "L0H0"
+    with pytest.raises(ConfigError, match="out of range"):
+        measure_heads(marked_model, ds, [(7, 0)], "gratitude", n_boot=5, n_perm=5)
