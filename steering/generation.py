@@ -1,16 +1,16 @@
 """Batched generation under steering hooks: seeded, greedy or sampled, KV cache, optional chat template."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
 import torch
-from jaxtyping import Int
+from jaxtyping import Float, Int
 from torch import Tensor
 
 from interp.errors import ConfigError
 from interp.generation import continue_tokens, decode
 from interp.positions import pad_rows
-from steering.hooks import POSITION_MODES, SteeringSpec, steering_hooks
+from steering.hooks import POSITION_MODES, PositionTracker, SteeringSpec, add_row_vectors_hook, steering_hooks
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,7 @@ def prepare_prompts(model, prompts: Sequence[str], *, chat: bool = False) -> Pro
 
 @torch.no_grad()
 def generate(model, prompts: Sequence[str], specs: Sequence[SteeringSpec] = (), *, positions: str = "all",
-             config: GenerationConfig | None = None) -> Generation:
+             config: GenerationConfig | None = None, extra_hooks: Sequence[tuple[str, Callable]] = ()) -> Generation:
     """Generate continuations of ``prompts`` with the model steered by ``specs`` (none → unsteered).
 
     Hooks live only inside this call (``with model.hooks``): they are removed afterwards, also on error.
@@ -132,6 +132,8 @@ def generate(model, prompts: Sequence[str], specs: Sequence[SteeringSpec] = (), 
         specs: steering terms, summed (see :func:`steering.hooks.steering_hooks`).
         positions: ``all``, ``prompt`` or ``generated`` positions are steered.
         config: generation settings (default :class:`GenerationConfig`).
+        extra_hooks: further ``(hook name, hook function)`` pairs active during generation (e.g. a planted
+            logit bias from :func:`steering.hooks.boost_token_logits_hook`); they must not depend on the batch.
     """
     cfg = config or GenerationConfig()
     if positions not in POSITION_MODES:
@@ -144,10 +146,48 @@ def generate(model, prompts: Sequence[str], specs: Sequence[SteeringSpec] = (), 
         batch = prepare_prompts(model, chunk, chat=cfg.chat)
         hooks = steering_hooks(model, specs, positions=positions, prompt_len=batch.prompt_len,
                                left_pad=batch.left_pad) if specs else []
-        rows = continue_tokens(model, batch.tokens, batch.attention_mask, fwd_hooks=hooks, max_new_tokens=cfg.max_new_tokens,
+        rows = continue_tokens(model, batch.tokens, batch.attention_mask, fwd_hooks=[*hooks, *extra_hooks], max_new_tokens=cfg.max_new_tokens,
                                do_sample=cfg.do_sample, temperature=cfg.temperature, top_k=cfg.top_k, top_p=cfg.top_p,
                                seed=cfg.seed, use_kv_cache=cfg.use_kv_cache, stop_at_eos=cfg.stop_at_eos)
         new += rows
         conts += decode(model, rows)
     return Generation(tuple(prompts), tuple(conts), tuple(new), cfg.seed, positions, cfg.to_dict(),
                       tuple(s.describe() for s in specs))
+
+
+@torch.no_grad()
+def generate_row_vectors(model, prompts: Sequence[str], hook: str, vectors: Float[Tensor, "n d_model"], *,
+                         positions: str = "all", config: GenerationConfig | None = None) -> Generation:
+    """Continue every prompt once per vector: rows are prompt-major (row ``i * n + j`` = prompt ``i``, vector ``j``).
+
+    Each row gets its own vector added at ``hook`` (:func:`steering.hooks.add_row_vectors_hook`), so
+    ``len(prompts) × n`` steered generations cost ``⌈len(prompts) × n / batch_size⌉`` generate calls
+    instead of ``n`` calls per prompt chunk. ``Generation.prompts`` repeats each prompt ``n`` times.
+    """
+    from interp.hook_names import validate_hook
+
+    cfg = config or GenerationConfig()
+    if positions not in POSITION_MODES:
+        raise ConfigError(f"positions {positions!r} is unknown; choose one of {', '.join(POSITION_MODES)}")
+    validate_hook(hook, model.hook_dict.keys(), model.cfg.n_layers)
+    if vectors.ndim != 2 or vectors.shape[1] != model.cfg.d_model:
+        raise ConfigError(f"row vectors must be [n, d_model={model.cfg.d_model}], got shape {tuple(vectors.shape)}")
+    if not bool(torch.isfinite(vectors).all()):
+        raise ConfigError("row vectors contain NaN or inf; use smaller alphas")
+    n = int(vectors.shape[0])
+    pairs = [(p, j) for p in prompts for j in range(n)]
+    conts: list[str] = []
+    new: list[tuple[int, ...]] = []
+    for start in range(0, len(pairs), cfg.batch_size):
+        chunk = pairs[start : start + cfg.batch_size]
+        batch = prepare_prompts(model, [p for p, _ in chunk], chat=cfg.chat)
+        rows_v = vectors.detach().float()[[j for _, j in chunk]]
+        tracker = PositionTracker(batch.prompt_len, batch.left_pad)
+        fn = add_row_vectors_hook(rows_v, positions=positions, tracker=tracker)
+        rows = continue_tokens(model, batch.tokens, batch.attention_mask, fwd_hooks=[(hook, fn)], max_new_tokens=cfg.max_new_tokens,
+                               do_sample=cfg.do_sample, temperature=cfg.temperature, top_k=cfg.top_k, top_p=cfg.top_p,
+                               seed=cfg.seed, use_kv_cache=cfg.use_kv_cache, stop_at_eos=cfg.stop_at_eos)
+        new += rows
+        conts += decode(model, rows)
+    return Generation(tuple(p for p, _ in pairs), tuple(conts), tuple(new), cfg.seed, positions, cfg.to_dict(),
+                      ({"hook": hook, "row_vectors": n, "added_norms": [float(x) for x in vectors.norm(dim=-1)]},))

@@ -16,7 +16,7 @@ hook therefore keeps a :class:`PositionTracker` that counts the absolute (padded
 has seen; it also recognises a full re-run of the sequence (generation without the cache).
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -63,6 +63,8 @@ class SteeringSpec:
         if self.scale == "mean_norm" and (self.mean_norm is None or not self.mean_norm > 0):
             raise ConfigError("scale 'mean_norm' needs mean_norm > 0 (the mean residual norm at the hook); "
                               "measure it with steering.hooks.mean_resid_norm")
+        if not bool(torch.isfinite(self.added_vector()).all()):
+            raise ConfigError(f"alpha {self.alpha:g} x this direction overflows to inf; use a smaller alpha")
 
     def added_vector(self) -> Float[Tensor, "d_model"]:
         """The vector actually added to the residual stream."""
@@ -83,14 +85,23 @@ class SteeringSpec:
                          "mean_norm": "alpha x unit vector x mean residual norm at the hook"}[self.scale]}
 
 
+MAX_ABS_ALPHA = 1000.0
+"""Largest accepted ``|alpha|``. Text already collapses at a few residual norms (α ≈ 2 raw on the default
+model); beyond 1000 the added norm (``|alpha|`` × a vector norm of up to ~10³ in ``unit``/``mean_norm`` units)
+can overflow float16/float32 into inf and NaN logits."""
+
+
 def check_alpha(alpha: float) -> float:
-    """Return ``alpha`` as a float or raise a :class:`ConfigError` for NaN, inf or non-numbers."""
+    """Return ``alpha`` as a float or raise a :class:`ConfigError` for NaN, inf, non-numbers or ``|alpha|`` > :data:`MAX_ABS_ALPHA`."""
     try:
         a = float(alpha)
     except (TypeError, ValueError):
         raise ConfigError(f"alpha must be a number, got {alpha!r}") from None
     if not torch.isfinite(torch.tensor(a)):
         raise ConfigError(f"alpha is {alpha}; it must be a finite number")
+    if abs(a) > MAX_ABS_ALPHA:
+        raise ConfigError(f"alpha is {alpha:g}; |alpha| must be at most {MAX_ABS_ALPHA:g} (larger values only destroy "
+                          "the text and overflow the residual stream); use a smaller alpha")
     return a
 
 
@@ -180,6 +191,57 @@ def add_vector_hook(vector: Float[Tensor, "d_model"], *, positions: str = "all",
         return activation + m.unsqueeze(-1) * v
 
     return add_vector
+
+
+def add_row_vectors_hook(vectors: Float[Tensor, "batch d_model"], *, positions: str = "all",
+                         tracker: PositionTracker | None = None) -> Callable:
+    """Hook function adding a different vector to each batch row (row ``b`` gets ``vectors[b]``).
+
+    Lets one generate call steer many directions at once (rows = prompt × direction), e.g. the
+    norm-matched random-direction control. Positions as in :func:`add_vector_hook`; returns a new tensor.
+    """
+    if positions not in POSITION_MODES:
+        raise ConfigError(f"positions {positions!r} is unknown; choose one of {', '.join(POSITION_MODES)}")
+    if tracker is None and positions != "all":
+        raise ConfigError(f"positions {positions!r} needs a PositionTracker (prompt length and padding)")
+    if vectors.ndim != 2:
+        raise ConfigError(f"row vectors must be [batch, d_model], got shape {tuple(vectors.shape)}")
+    vecs = vectors.detach()
+
+    def add_row_vectors(activation: Float[Tensor, "batch pos d_model"], hook) -> Float[Tensor, "batch pos d_model"]:
+        if activation.shape[0] != vecs.shape[0]:
+            raise HookError(f"row-vector hook built for batch {vecs.shape[0]} saw batch {activation.shape[0]}")
+        v = vecs.to(device=activation.device, dtype=activation.dtype).unsqueeze(1)
+        if tracker is None:
+            return activation + v
+        m = tracker.select(activation.shape[1], positions, activation.device)
+        if m is True:
+            return activation + v
+        if m is False:
+            return activation
+        return activation + m.to(activation.dtype).unsqueeze(-1) * v
+
+    return add_row_vectors
+
+
+def boost_token_logits_hook(token_ids: Iterable[int], bias: float) -> Callable:
+    """Hook function for the unembedding output adding ``bias`` to the logits of ``token_ids`` (all positions).
+
+    A planted "keyword-insertion" steer: it changes nothing but how likely some words are, so a text score
+    that rises under it measures the words, not the text's tone. Used to test the masked scores.
+    """
+    ids = sorted({int(t) for t in token_ids})
+    if not ids:
+        raise ConfigError("boost_token_logits_hook needs at least one token id")
+    if not torch.isfinite(torch.tensor(float(bias))):
+        raise ConfigError(f"logit bias is {bias}; it must be a finite number")
+
+    def boost_token_logits(logits: Float[Tensor, "batch pos d_vocab"], hook) -> Float[Tensor, "batch pos d_vocab"]:
+        out = logits.clone()
+        out[..., ids] += bias
+        return out
+
+    return boost_token_logits
 
 
 def validate_specs(model, specs: Sequence[SteeringSpec]) -> None:

@@ -1,20 +1,32 @@
-"""Layer × α steering sweeps with controls, a tidy per-generation table and per-cell statistics.
+"""Layer × α steering sweeps with held-out prompts, lexicon-masked scores and controls that can reject.
 
-Every sweep has two controls at the same added norms: α = 0 (the unsteered model; one
-generation shared by every layer, since adding a zero vector is a no-op) and a random
-direction (a seeded Gaussian direction per layer, scaled so that ``|α|`` adds exactly the norm
-the emotion vector adds at ``α``; a random direction's sign is arbitrary, so it is run at ``|α|``).
+Design (what every number in a sweep's summary means):
 
-Per cell (emotion, direction, layer, α) the aggregates hold the mean target score with a
-bootstrap CI, the effect over α = 0 with a paired bootstrap CI (pairs = same prompt and seed)
-and a paired sign-flip permutation p-value (Holm-corrected within each emotion's steered
-cells), and the perplexity ratio to α = 0 (geometric mean of per-text ratios, with CI).
-The *usable window* is the set of steered cells whose target effect is positive and
-significant (Holm p < 0.05) while the perplexity ratio stays ≤ ``ppl_bound``.
+* **Prompts are split** (:func:`interp.splits.split_indices`, by prompt text, seeded) into *selection* and
+  *evaluation* halves. Every emotion-vector cell is generated on all prompts once; its statistics are
+  computed on each half separately (column ``split``).
+* **Scores come in pairs**: each text score (VADER, NRC, keywords…) is also computed with the target emotion's
+  lexicon words masked (``<column>_masked``, :mod:`interp.evaluators.masking`); ``keyword_share = effect −
+  effect_masked`` is the part of an effect carried by the emotion words themselves.
+* **α = 0** (the unsteered model; one generation per emotion and seed, shared by that emotion's layers) is the
+  paired baseline of every cell: effect = mean(score − score at α = 0), paired bootstrap CI, sign-flip p,
+  Holm-corrected within each emotion × split.
+* **Candidates** are chosen on the selection half only: effect > 0 with Holm p < 0.05, perplexity ratio to
+  α = 0 ≤ ``ppl_bound``, and repetition bounded relative to α = 0 (mean distinct-2 at most ``distinct2_drop``
+  below α = 0's and mean longest repeated n-gram at most ``repeat_rise`` words above it: repetition lowers
+  perplexity, so the perplexity bound alone lets a looping text through).
+* **Random-direction control**: for the top ``random_max_cells`` candidates per emotion (by selection effect; the
+  best cell always), ``n_random`` ≥ 20 seeded Gaussian directions, each with exactly the norm the emotion
+  vector adds in that cell, are generated on the *evaluation* prompts in batched calls (rows = prompt ×
+  direction). ``p = (1 + #{random effect ≥ emotion effect}) / (1 + n_random)``, floor ``1/(1+n_random)``, on the
+  raw and on the masked target score.
+* **Usable window** = candidates (selected on the selection half) that beat the random distribution
+  (p < 0.05) on the evaluation half on both the raw and the masked score. The evaluation half only confirms
+  or removes a pre-selected cell; nothing is maximised over it.
+* **Best cell** = the candidate with the largest selection effect (else the steered cell with the largest
+  selection effect, flagged not usable). Its reported effect, CI and p come from the evaluation half.
 """
 
-import json
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,19 +36,24 @@ import pandas as pd
 import torch
 
 from interp.errors import ConfigError
+from interp.evaluators.masking import masked_column
 from interp.hook_names import block_hook, validate_layer
 from interp.io import atomic_write_json, atomic_write_text, atomic_write_with, ensure_writable_dir, read_json
-from interp.stats import Estimate, bootstrap_ci, bootstrap_diff_ci, holm_bonferroni, sign_flip_pvalue
-from steering.generation import GenerationConfig, generate
+from steering.generation import GenerationConfig, generate, generate_row_vectors
 from steering.hooks import SCALE_MODES, SteeringSpec, check_alpha, mean_resid_norm
+from steering.sweep_cache import CellCache, cell_file_name, tensor_hash, texts_hash
+from steering.sweep_stats import RandomControl, aggregate
 
 TARGET_SCORES: dict[str, str] = {"gratitude": "vader_compound", "anger": "nrc_anger", "apology": "kw_apology"}
 """Default score that steering toward an emotion should raise."""
 
+MIN_RANDOM = 20
+"""Fewest random directions: the p-value floor 1/(1+n) must sit below 0.05."""
+
 
 @dataclass(frozen=True)
 class SweepConfig:
-    """What a sweep runs.
+    """What a sweep runs (see the module docstring for the rules).
 
     Attributes:
         emotions: emotions to steer toward.
@@ -46,8 +63,14 @@ class SweepConfig:
         scale: ``raw`` (α × the emotion vector), ``unit`` or ``mean_norm`` (see :mod:`steering.hooks`).
         positions: steered positions (``all``, ``prompt``, ``generated``).
         seeds: one generation per prompt and seed.
-        random_control: run the random-direction control.
-        ppl_bound: max perplexity ratio to α = 0 for the usable window.
+        random_control: run the norm-matched random-direction control (without it no cell is usable).
+        random_seed: seed of the random directions.
+        n_random: random directions per controlled cell (≥ 20).
+        random_max_cells: controlled cells per emotion (top candidates by selection effect).
+        ppl_bound: max perplexity ratio to α = 0 for a candidate.
+        distinct2_drop: max drop of mean distinct-2 below α = 0's for a candidate.
+        repeat_rise: max rise (words) of the mean longest repeated n-gram above α = 0's for a candidate.
+        selection_fraction, split_seed: the prompt split (:func:`interp.splits.split_indices`).
         targets: emotion → score column (default :data:`TARGET_SCORES`).
     """
 
@@ -60,7 +83,13 @@ class SweepConfig:
     seeds: tuple[int, ...] = (0,)
     random_control: bool = True
     random_seed: int = 1234
+    n_random: int = MIN_RANDOM
+    random_max_cells: int = 2
     ppl_bound: float = 1.5
+    distinct2_drop: float = 0.1
+    repeat_rise: float = 2.0
+    selection_fraction: float = 0.5
+    split_seed: int = 0
     n_boot: int = 1000
     targets: dict = field(default_factory=dict)
     generation: GenerationConfig = field(default_factory=GenerationConfig)
@@ -78,6 +107,17 @@ class SweepConfig:
             raise ConfigError("a sweep needs at least one seed")
         if not self.ppl_bound >= 1.0:
             raise ConfigError(f"ppl_bound must be >= 1 (a ratio to alpha = 0), got {self.ppl_bound}")
+        if self.random_control and self.n_random < MIN_RANDOM:
+            raise ConfigError(f"n_random is {self.n_random}; use at least {MIN_RANDOM} random directions so p < 0.05 is reachable "
+                              f"(floor 1/(1+n))")
+        if self.random_max_cells < 1:
+            raise ConfigError(f"random_max_cells must be >= 1, got {self.random_max_cells}")
+        if not 0 <= self.distinct2_drop <= 1:
+            raise ConfigError(f"distinct2_drop must be in [0, 1] (a drop of mean distinct-2), got {self.distinct2_drop}")
+        if not self.repeat_rise >= 0:
+            raise ConfigError(f"repeat_rise must be >= 0 (words), got {self.repeat_rise}")
+        if not 0 < self.selection_fraction < 1:
+            raise ConfigError(f"selection_fraction must be strictly between 0 and 1, got {self.selection_fraction}")
 
     def target(self, emotion: str) -> str:
         t = {**TARGET_SCORES, **self.targets}.get(emotion)
@@ -100,51 +140,75 @@ def random_direction(d_model: int, seed: int) -> torch.Tensor:
     return r / r.norm()
 
 
-def _cell_key(emotion: str, direction: str, layer: int, alpha: float, seed: int) -> str:
-    return f"{emotion}__{direction}__L{layer}__a{alpha:+g}__s{seed}"
+def random_directions(n: int, d_model: int, seed: int) -> torch.Tensor:
+    """``n`` unit Gaussian directions [n, d_model] from ``seed`` (row ``j`` = :func:`random_direction` of ``seed + j``)."""
+    return torch.stack([random_direction(d_model, seed + j) for j in range(n)])
+
+
+WINDOW_RULE = ("chosen on the selection prompts: effect > 0 with Holm p < 0.05, perplexity ratio <= {ppl_bound}, distinct-2 at most "
+               "{distinct2_drop} below alpha=0 and longest repeat at most {repeat_rise} words above it; then confirmed on the "
+               "evaluation prompts: the effect beats {n_random} norm-matched random directions (p < 0.05) on the raw and on the "
+               "lexicon-masked target score")
 
 
 @dataclass(frozen=True)
 class SweepResult:
-    """Tidy rows (one per generation), per-cell aggregates, the usable window and the best cells."""
+    """Tidy rows (one per generation), per-cell aggregates per split, random-direction effects, the window and best cells."""
 
     rows: pd.DataFrame
     aggregates: pd.DataFrame
     config: dict
     extra: dict = field(default_factory=dict)
+    random_effects: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def _cells(self, split: str) -> pd.DataFrame:
+        a = self.aggregates
+        return a[(a.direction == "emotion") & (a.split == split)] if "split" in a.columns else a[a.direction == "emotion"]
 
     def usable_window(self, emotion: str | None = None) -> pd.DataFrame:
-        a = self.aggregates
-        a = a[(a.direction == "emotion") & a.usable]
+        """Usable cells (evaluation-split rows: their reported numbers)."""
+        a = self._cells("evaluation")
+        a = a[a.usable]
         return a if emotion is None else a[a.emotion == emotion]
 
     def best_cell(self, emotion: str) -> dict:
-        """The usable cell with the largest effect (else the steered cell with the largest effect, flagged)."""
-        a = self.aggregates
-        cand = a[(a.emotion == emotion) & (a.direction == "emotion") & (a.alpha != 0)]
+        """The best cell, chosen on the selection prompts; ``cell`` holds its evaluation-prompt numbers."""
+        sel = self._cells("selection")
+        cand = sel[(sel.emotion == emotion) & (sel.alpha != 0)]
         if cand.empty:
             raise ConfigError(f"the sweep has no steered cells for {emotion!r}")
-        usable = cand[cand.usable]
-        pick = (usable if not usable.empty else cand).sort_values("effect", ascending=False).iloc[0]
-        ctrl = a[(a.emotion == emotion) & (a.direction == "random") & (a.layer == pick.layer) & (a.alpha == abs(pick.alpha))]
-        out = {"cell": _record(pick), "usable": bool(pick.usable), "random_control": _record(ctrl.iloc[0]) if not ctrl.empty else None}
-        return out
+        pool = cand[cand.candidate] if cand.candidate.any() else cand
+        pick = pool.sort_values(["effect", "layer", "alpha"], ascending=[False, True, True]).iloc[0]
+        ev = self._cells("evaluation")
+        ev = ev[(ev.emotion == emotion) & (ev.layer == pick.layer) & (ev.alpha == pick.alpha)]
+        cell = _record(ev.iloc[0]) if not ev.empty else _record(pick)
+        rc = None
+        if cell.get("random_checked"):
+            rc = {"n": int(cell["random_n"]), "p": cell["random_p"], "p_masked": cell["random_p_masked"],
+                  "p_floor": 1.0 / (1 + int(cell["random_n"])), "p95": cell["random_p95"], "p95_masked": cell["random_p95_masked"],
+                  "mean": cell["random_mean"], "mean_masked": cell["random_mean_masked"], "split": "evaluation"}
+        return {"cell": cell, "selection": _record(pick), "usable": bool(cell.get("usable", False)),
+                "candidate": bool(pick.candidate), "chosen_on": "selection", "reported_on": cell.get("split", "selection"),
+                "keyword_driven": bool(cell.get("keyword_driven", False)), "random_control": rc}
 
     def summary(self) -> dict:
-        return {"config": self.config, **self.extra,
-                "best": {e: self.best_cell(e) for e in self.config["emotions"]},
+        c = self.config
+        return {"config": c, **self.extra,
+                "window_rule": WINDOW_RULE.format(**{k: c.get(k) for k in ("ppl_bound", "distinct2_drop", "repeat_rise", "n_random")}),
+                "best": {e: self.best_cell(e) for e in c["emotions"]},
                 "usable_window": {e: [[int(r.layer), float(r.alpha)] for r in self.usable_window(e).itertuples()]
-                                  for e in self.config["emotions"]}}
+                                  for e in c["emotions"]}}
 
     def to_dict(self) -> dict:
         return self.summary()
 
     def save(self, out_dir: str | Path) -> Path:
-        """Write ``generations.parquet`` (+ ``.csv``), ``aggregates.csv`` and ``summary.json`` atomically."""
+        """Write ``generations.parquet`` (+ ``.csv``), ``aggregates.csv``, ``random_effects.csv`` and ``summary.json`` atomically."""
         d = ensure_writable_dir(out_dir)
         atomic_write_with(d / "generations.parquet", lambda p: self.rows.to_parquet(p, index=False))
         atomic_write_text(d / "generations.csv", self.rows.to_csv(index=False))
         atomic_write_text(d / "aggregates.csv", self.aggregates.to_csv(index=False))
+        atomic_write_text(d / "random_effects.csv", self.random_effects.to_csv(index=False))
         atomic_write_json(d / "summary.json", self.summary())
         return d
 
@@ -152,8 +216,9 @@ class SweepResult:
     def load(cls, out_dir: str | Path) -> "SweepResult":
         d = Path(out_dir)
         s = read_json(d / "summary.json")
-        extra = {k: v for k, v in s.items() if k not in ("config", "best", "usable_window")}
-        return cls(pd.read_parquet(d / "generations.parquet"), pd.read_csv(d / "aggregates.csv"), s["config"], extra)
+        extra = {k: v for k, v in s.items() if k not in ("config", "best", "usable_window", "window_rule")}
+        rnd = pd.read_csv(d / "random_effects.csv") if (d / "random_effects.csv").stat().st_size > 1 else pd.DataFrame()
+        return cls(pd.read_parquet(d / "generations.parquet"), pd.read_csv(d / "aggregates.csv"), s["config"], extra, rnd)
 
     def figure(self, kind: str = "effect", emotion: str | None = None):
         from steering.sweep_figures import sweep_heatmap
@@ -161,68 +226,38 @@ class SweepResult:
         return sweep_heatmap(self, kind=kind, emotion=emotion or self.config["emotions"][0])
 
 
-def _nan_stat(fn, values) -> float:
-    x = np.asarray(values, dtype=float)
-    return float(fn(x)) if np.isfinite(x).any() else float("nan")
-
-
 def _record(row) -> dict:
     return {k: (v.item() if hasattr(v, "item") else v) for k, v in row.to_dict().items()}
 
 
-def aggregate(rows: pd.DataFrame, config: SweepConfig) -> pd.DataFrame:
-    """Per-cell statistics (see module docstring); α = 0 rows are the baseline of every cell."""
-    out = []
-    for emotion in config.emotions:
-        target = config.target(emotion)
-        sub = rows[rows.emotion == emotion]
-        base = sub[sub.alpha == 0].drop_duplicates(["prompt_idx", "seed"]).set_index(["prompt_idx", "seed"])
-        for (direction, layer, alpha), cell in sub.groupby(["direction", "layer", "alpha"], sort=True):
-            cell = cell.set_index(["prompt_idx", "seed"])
-            cell = cell.loc[base.index.intersection(cell.index)]
-            b = base.loc[cell.index]
-            y, y0 = cell[target].to_numpy(float), b[target].to_numpy(float)
-            mean = bootstrap_ci(y, n_boot=config.n_boot, seed=0)
-            eff = bootstrap_diff_ci(y, y0, paired=True, n_boot=config.n_boot, seed=0) if alpha != 0 else Estimate(0.0, 0.0, 0.0)
-            p = sign_flip_pvalue(y - y0, n_perm=config.n_boot, seed=0) if alpha != 0 else 1.0
-            lr = np.log(cell.perplexity.to_numpy(float)) - np.log(b.perplexity.to_numpy(float))
-            lr = lr[np.isfinite(lr)]
-            ppl = bootstrap_ci(lr, n_boot=config.n_boot, seed=0) if len(lr) else Estimate(float("nan"), float("nan"), float("nan"))
-            out.append({"emotion": emotion, "direction": direction, "layer": int(layer), "alpha": float(alpha),
-                        "target": target, "n": len(y), "added_norm": float(cell.added_norm.iloc[0]),
-                        "mean": mean.value, "mean_lo": mean.lo, "mean_hi": mean.hi, "baseline": float(np.mean(y0)),
-                        "effect": eff.value, "effect_lo": eff.lo, "effect_hi": eff.hi, "p": p,
-                        "ppl_ratio": math.exp(ppl.value) if math.isfinite(ppl.value) else float("nan"),
-                        "ppl_ratio_lo": math.exp(ppl.lo) if math.isfinite(ppl.lo) else float("nan"),
-                        "ppl_ratio_hi": math.exp(ppl.hi) if math.isfinite(ppl.hi) else float("nan"),
-                        "median_ppl": _nan_stat(np.nanmedian, cell.perplexity), "distinct_2": _nan_stat(np.nanmean, cell.distinct_2),
-                        "longest_repeat": float(cell.longest_repeat.mean())})
-    agg = pd.DataFrame(out)
-    agg["p_holm"] = 1.0
-    for emotion in config.emotions:
-        for direction in agg.direction.unique():
-            m = (agg.emotion == emotion) & (agg.direction == direction) & (agg.alpha != 0)
-            if m.any():
-                agg.loc[m, "p_holm"] = holm_bonferroni(agg.loc[m, "p"].to_numpy())
-    agg["usable"] = (agg.alpha != 0) & (agg.effect > 0) & (agg.p_holm < 0.05) & (agg.ppl_ratio <= config.ppl_bound)
-    return agg
+def _model_key(model) -> dict:
+    from interp.models import model_info
+
+    info = model_info(model)
+    return {"name": info.name, "weight_hash": info.source_hash, "d_model": int(model.cfg.d_model), "n_layers": int(model.cfg.n_layers)}
+
+
+def _scorer_key(scorers) -> list:
+    return [[s.name, list(s.columns), bool(getattr(s, "maskable", True))] for s in scorers]
 
 
 def run_sweep(model, prompts: Sequence[str], vectors: dict[tuple[str, int], torch.Tensor], config: SweepConfig,
               scorers: Sequence, *, cache_dir: str | Path | None = None,
               progress: Callable[[int, int], None] | None = None) -> SweepResult:
-    """Generate and score every cell of the sweep.
+    """Generate and score every cell of the sweep (rules in the module docstring).
 
     Args:
         model: the bridge (unsteered weights; hooks are added per cell and removed after).
-        prompts: neutral prompts.
+        prompts: neutral prompts (at least 2: they are split into selection and evaluation halves).
         vectors: ``(emotion, layer) → [d_model]`` emotion vector at ``config.hook_kind`` of that layer.
         config: the sweep settings.
-        scorers: :class:`~interp.evaluators.Scorer` objects; must provide ``perplexity`` and every target column.
-        cache_dir: per-cell results are kept here so an interrupted sweep resumes where it stopped.
+        scorers: :class:`~interp.evaluators.Scorer` objects; must provide ``perplexity``, ``distinct_2``,
+            ``longest_repeat`` and every target column.
+        cache_dir: verified per-cell files (:mod:`steering.sweep_cache`) so an interrupted sweep resumes.
         progress: called as ``progress(done, total)`` after each cell.
     """
     from interp.evaluators import score_texts
+    from interp.splits import split_indices
 
     n_layers = model.cfg.n_layers
     layers = [validate_layer(layer, n_layers) for layer in config.layers]
@@ -234,69 +269,170 @@ def run_sweep(model, prompts: Sequence[str], vectors: dict[tuple[str, int], torc
             v = vectors[(e, layer)]
             if v.shape[-1] != model.cfg.d_model:
                 raise ConfigError(f"vector for {e!r} at layer {layer} has d_model {v.shape[-1]}, model has {model.cfg.d_model}")
+    cols = {c for s in scorers for c in s.columns}
+    for need in ["perplexity", "distinct_2", "longest_repeat", *(config.target(e) for e in config.emotions)]:
+        if need not in cols:
+            raise ConfigError(f"score column {need!r} is not produced by the scorers ({', '.join(s.name for s in scorers)}); "
+                              "add the scorer that makes it (fluency makes perplexity and repetition)")
+    prompts = list(prompts)
+    sel_idx, eval_idx = split_indices(prompts, fraction=config.selection_fraction, seed=config.split_seed)
+    split_of = {i: "selection" for i in sel_idx} | {i: "evaluation" for i in eval_idx}
+    eval_prompts = [prompts[i] for i in eval_idx]
     alphas = sorted({float(a) for a in config.alphas} | {0.0})
     steered = [a for a in alphas if a != 0]
-    rand_alphas = sorted({abs(a) for a in steered})
     norms = {layer: mean_resid_norm(model, block_hook(config.hook_kind, layer), prompts) for layer in layers} \
         if config.scale == "mean_norm" else {}
-    cells: list[tuple[str, str, int, float, int]] = [("*", "none", -1, 0.0, s) for s in config.seeds]
+    cells: list[tuple[str, str, int, float, int]] = []
     for e in config.emotions:
+        cells += [(e, "none", -1, 0.0, s) for s in config.seeds]
         for layer in layers:
             for s in config.seeds:
                 cells += [(e, "emotion", layer, a, s) for a in steered]
-                if config.random_control:
-                    cells += [(e, "random", layer, a, s) for a in rand_alphas]
-    cache = ensure_writable_dir(cache_dir) if cache_dir is not None else None
-    gen_cfg = config.generation
+    n_rand_runs = len(config.emotions) * config.random_max_cells * len(config.seeds) if config.random_control else 0
+    total = len(cells) + n_rand_runs
+    cache = CellCache(ensure_writable_dir(cache_dir) if cache_dir is not None else None)
+    base_key = {"model": _model_key(model), "prompts": texts_hash(prompts), "scorers": _scorer_key(scorers),
+                "hook_kind": config.hook_kind, "scale": config.scale, "positions": config.positions}
+    plain: dict[int, object] = {}  # seed -> unsteered Generation, shared by the emotions' baseline cells
+
+    def gen_cfg(seed: int) -> GenerationConfig:
+        return GenerationConfig(**{**config.generation.to_dict(), "seed": seed})
+
+    def spec_for(e: str, layer: int, alpha: float) -> SteeringSpec:
+        hook = block_hook(config.hook_kind, layer)
+        return SteeringSpec(hook, vectors[(e, layer)].detach().float(), alpha, config.scale, norms.get(layer), label=f"{e}:emotion")
+
     rows: list[dict] = []
-    for done, (e, direction, layer, alpha, seed) in enumerate(cells, start=1):
-        key = _cell_key(e, direction, layer, alpha, seed)
-        path = cache / f"{key}.json" if cache is not None else None
-        if path is not None and path.exists():
-            rows += read_json(path)
-        else:
-            specs, added = [], 0.0
-            if direction != "none":
-                hook = block_hook(config.hook_kind, layer)
-                v = vectors[(e, layer)].detach().float()
-                if direction == "random":
-                    r = random_direction(v.shape[0], config.random_seed + layer)
-                    v = r * v.norm() if config.scale == "raw" else r
-                spec = SteeringSpec(hook, v, alpha, config.scale, norms.get(layer), label=f"{e}:{direction}")
-                specs, added = [spec], spec.added_norm
-            g = generate(model, prompts, specs, positions=config.positions,
-                         config=GenerationConfig(**{**gen_cfg.to_dict(), "seed": seed}))
-            scores = score_texts(g.continuations, scorers, prompts=list(prompts))
+    done = 0
+    for e, direction, layer, alpha, seed in cells:
+        spec = spec_for(e, layer, alpha) if direction == "emotion" else None
+        key = {**base_key, "emotion": e, "direction": direction, "layer": layer, "alpha": alpha, "seed": seed,
+               "generation": gen_cfg(seed).to_dict(), "mean_norm": norms.get(layer),
+               "vector": tensor_hash(vectors[(e, layer)]) if spec is not None else None}
+        name = cell_file_name(e, direction, layer, alpha, seed)
+        cell_rows = cache.load(name, key)
+        if cell_rows is None:
+            if spec is None:
+                if seed not in plain:
+                    plain[seed] = generate(model, prompts, [], positions=config.positions, config=gen_cfg(seed))
+                g, added = plain[seed], 0.0
+            else:
+                g, added = generate(model, prompts, [spec], positions=config.positions, config=gen_cfg(seed)), spec.added_norm
+            scores = score_texts(g.continuations, scorers, prompts=prompts, mask_emotion=e)
             cell_rows = [{"emotion": e, "direction": direction, "layer": layer, "hook": block_hook(config.hook_kind, layer) if layer >= 0 else "",
                           "alpha": alpha, "scale": config.scale, "added_norm": added, "seed": seed, "prompt_idx": i,
-                          "prompt": p, "text": t, "n_new_tokens": len(ids), **{c: v[i] for c, v in scores.items()}}
+                          "split": split_of[i], "direction_idx": -1, "prompt": p, "text": t, "n_new_tokens": len(ids),
+                          **{c: v[i] for c, v in scores.items()}}
                          for i, (p, t, ids) in enumerate(zip(g.prompts, g.continuations, g.new_tokens))]
-            if path is not None:
-                atomic_write_text(path, json.dumps(cell_rows, allow_nan=True))
-            rows += cell_rows
+            cache.save(name, key, cell_rows)
+        rows += cell_rows
+        done += 1
         if progress is not None:
-            progress(done, len(cells))
+            progress(done, total)
     df = _expand_baseline(pd.DataFrame(rows), config.emotions, layers, config.hook_kind)
-    for e in config.emotions:
-        if config.target(e) not in df.columns:
-            raise ConfigError(f"target score {config.target(e)!r} for {e!r} is not produced by the scorers")
-    if "perplexity" not in df.columns:
-        raise ConfigError("a sweep needs the fluency scorer (perplexity column) for the usable window")
-    extra = {"n_prompts": len(prompts), "n_cells": len(cells), "mean_resid_norms": norms,
+    agg = aggregate(df, config)
+
+    rand_rows: list[dict] = []
+    rand_effects: list[dict] = []
+    if config.random_control:
+        for e in config.emotions:
+            target = config.target(e)
+            sel = agg[(agg.emotion == e) & (agg.split == "selection") & (agg.alpha != 0)]
+            pool = sel[sel.candidate] if sel.candidate.any() else sel
+            chosen = pool.sort_values(["effect", "layer", "alpha"], ascending=[False, True, True]).head(config.random_max_cells)
+            for c in chosen.itertuples():
+                layer, alpha = int(c.layer), float(c.alpha)
+                spec = spec_for(e, layer, alpha)
+                for seed in config.seeds:
+                    dirs = random_directions(config.n_random, model.cfg.d_model, config.random_seed + 1000 * layer)
+                    vecs = dirs * spec.added_norm
+                    key = {**base_key, "emotion": e, "direction": "random", "layer": layer, "alpha": alpha, "seed": seed,
+                           "generation": gen_cfg(seed).to_dict(), "added_norm": spec.added_norm, "n_random": config.n_random,
+                           "random_seed": config.random_seed, "eval_prompts": texts_hash(eval_prompts)}
+                    name = cell_file_name(e, f"random{config.n_random}", layer, alpha, seed)
+                    cell_rows = cache.load(name, key)
+                    if cell_rows is None:
+                        g = generate_row_vectors(model, eval_prompts, spec.hook, vecs, positions=config.positions,
+                                                 config=GenerationConfig(**{**gen_cfg(seed).to_dict(),
+                                                                            "batch_size": max(config.generation.batch_size, 64)}))
+                        scores = score_texts(g.continuations, scorers, prompts=list(g.prompts), mask_emotion=e)
+                        cell_rows = [{"emotion": e, "direction": "random", "layer": layer, "hook": spec.hook, "alpha": alpha,
+                                      "scale": config.scale, "added_norm": float(vecs[k % config.n_random].norm()), "seed": seed,
+                                      "prompt_idx": eval_idx[k // config.n_random], "split": "evaluation",
+                                      "direction_idx": k % config.n_random, "prompt": p, "text": t, "n_new_tokens": len(ids),
+                                      **{col: v[k] for col, v in scores.items()}}
+                                     for k, (p, t, ids) in enumerate(zip(g.prompts, g.continuations, g.new_tokens))]
+                        cache.save(name, key, cell_rows)
+                    rand_rows += cell_rows
+                    done += 1
+                    if progress is not None:
+                        progress(min(done, total), total)
+                _score_random(agg, df, pd.DataFrame(rand_rows), e, layer, alpha, target, rand_effects)
+    if progress is not None:
+        progress(total, total)
+    agg["usable"] = _usable(agg)
+    all_rows = pd.concat([df, pd.DataFrame(rand_rows)], ignore_index=True) if rand_rows else df
+    extra = {"n_prompts": len(prompts), "n_cells": len(cells), "n_random_runs": len({(r["emotion"], r["layer"], r["alpha"], r["seed"])
+                                                                                      for r in rand_rows}),
+             "splits": {"method": "interp.splits.split_indices by prompt text", "seed": config.split_seed,
+                        "selection_fraction": config.selection_fraction, "selection": sel_idx, "evaluation": eval_idx,
+                        "chosen_on": "selection (candidates, best cell)", "reported_on": "evaluation (effects, random control)"},
+             "masking": {"placeholder": "thing", "suffix": "_masked",
+                         "why": "a neutral placeholder keeps word counts (NRC per-word rates, distinct-n, VADER windows) aligned"},
+             "cache": cache.describe(), "mean_resid_norms": norms,
              "vector_norms": {f"{e}@{layer}": float(vectors[(e, layer)].norm()) for e in config.emotions for layer in layers}}
-    return SweepResult(df, aggregate(df, config), config.to_dict(), extra)
+    return SweepResult(all_rows, agg, config.to_dict(), extra, pd.DataFrame(rand_effects))
+
+
+def _score_random(agg: pd.DataFrame, df: pd.DataFrame, rand: pd.DataFrame, emotion: str, layer: int, alpha: float,
+                  target: str, sink: list[dict]) -> None:
+    """Fill the random-direction columns of the cell's evaluation row (and mark the selection row as checked)."""
+    tm = masked_column(target)
+    base = df[(df.emotion == emotion) & (df.direction == "emotion") & (df.layer == layer) & (df.alpha == 0) & (df.split == "evaluation")]
+    emo = df[(df.emotion == emotion) & (df.direction == "emotion") & (df.layer == layer) & (df.alpha == alpha) & (df.split == "evaluation")]
+    r = rand[(rand.emotion == emotion) & (rand.layer == layer) & (rand.alpha == alpha)]
+    b = base.set_index(["prompt_idx", "seed"])
+    out = {}
+    for col, tag in ((target, ""), (tm, "_masked")):
+        e_eff = float(np.mean(emo.set_index(["prompt_idx", "seed"])[col].to_numpy(float) - b.loc[emo.set_index(["prompt_idx", "seed"]).index][col].to_numpy(float)))
+        effs = []
+        for j, part in r.groupby("direction_idx", sort=True):
+            p = part.set_index(["prompt_idx", "seed"])
+            effs.append(float(np.mean(p[col].to_numpy(float) - b.loc[p.index][col].to_numpy(float))))
+        out[tag] = RandomControl(e_eff, tuple(effs))
+    for j in range(out[""].n):
+        sink.append({"emotion": emotion, "layer": layer, "alpha": alpha, "split": "evaluation", "direction_idx": j,
+                     "effect": out[""].random_effects[j], "effect_masked": out["_masked"].random_effects[j]})
+    m = (agg.emotion == emotion) & (agg.layer == layer) & (agg.alpha == alpha)
+    ev = m & (agg.split == "evaluation")
+    agg.loc[m, "random_checked"] = True
+    agg.loc[ev, "random_n"] = out[""].n
+    agg.loc[ev, "random_p"], agg.loc[ev, "random_p_masked"] = out[""].p, out["_masked"].p
+    agg.loc[ev, "random_p95"], agg.loc[ev, "random_p95_masked"] = out[""].p95, out["_masked"].p95
+    agg.loc[ev, "random_mean"] = float(np.mean(out[""].random_effects))
+    agg.loc[ev, "random_mean_masked"] = float(np.mean(out["_masked"].random_effects))
+
+
+def _usable(agg: pd.DataFrame) -> pd.Series:
+    """Candidate on the selection split and random control beaten (raw and masked) on the evaluation split; same flag on both rows."""
+    key = ["emotion", "layer", "alpha"]
+    sel = agg[agg.split == "selection"].set_index(key)
+    ev = agg[agg.split == "evaluation"].set_index(key)
+    ok = sel.candidate.reindex(ev.index, fill_value=False) & (ev.random_p < 0.05) & (ev.random_p_masked < 0.05)
+    ok = ok.fillna(False)
+    return pd.Series([bool(ok.get(tuple(r), False)) for r in agg[key].itertuples(index=False)], index=agg.index)
 
 
 def _expand_baseline(df: pd.DataFrame, emotions: Sequence[str], layers: Sequence[int], hook_kind: str) -> pd.DataFrame:
-    """Copy the shared α = 0 generations into every (emotion, direction, layer) so each cell has its baseline rows."""
+    """Copy each emotion's α = 0 generations into each of its layers (direction ``emotion``) so each cell has its baseline rows."""
     base = df[df.direction == "none"]
     parts = [df[df.direction != "none"]]
     for e in emotions:
-        for direction in df[df.direction != "none"].direction.unique():
-            for layer in layers:
-                b = base.copy()
-                b["emotion"], b["direction"], b["layer"], b["hook"] = e, direction, layer, block_hook(hook_kind, layer)
-                parts.append(b)
+        b_e = base[base.emotion == e]
+        for layer in layers:
+            b = b_e.copy()
+            b["direction"], b["layer"], b["hook"] = "emotion", layer, block_hook(hook_kind, layer)
+            parts.append(b)
     return pd.concat(parts, ignore_index=True)
 
 
@@ -321,8 +457,9 @@ def extract_emotion_vectors(model, out_dir: str | Path, emotions: Sequence[str],
 
 
 def vectors_from_file(path: str | Path, model, emotions: Sequence[str], layers: Sequence[int], *, hook_kind: str = "resid_pre",
-                      allow_hook_mismatch: bool = False) -> dict[tuple[str, int], "EmotionVector"]:  # noqa: F821
-    """Pick saved vectors (``steering.vectors.save_vectors``) for every emotion × layer, checked against ``model``."""
+                      allow_hook_mismatch: bool = False, allow_other_model: bool = False) -> dict[tuple[str, int], "EmotionVector"]:  # noqa: F821
+    """Pick saved vectors (``steering.vectors.save_vectors``) for every emotion × layer, checked against ``model``
+    (width, hook, and the model name + weight hash in their provenance unless ``allow_other_model``)."""
     from steering.vectors import load_vectors
 
     saved = load_vectors(path)
@@ -335,10 +472,14 @@ def vectors_from_file(path: str | Path, model, emotions: Sequence[str], layers: 
             if not cands:
                 have = sorted({f"{v.emotion}@{v.hook}" for v in saved})
                 other = [v for v in saved if v.emotion == e]
-                if other and not allow_hook_mismatch:
-                    other[0].check_compatible(model, hook)  # raises the hook (or d_model) mismatch error
-                raise ConfigError(f"{str(path)!r} has no {e!r} vector at {hook}; it has: {', '.join(have)}")
-            cands[0].check_compatible(model, None if allow_hook_mismatch else hook)
+                if other and other[0].d_model != model.cfg.d_model:
+                    other[0].check_compatible(model)  # raises the d_model mismatch error
+                same_layer = [v for v in other if v.layer == layer]
+                if same_layer and not allow_hook_mismatch:
+                    same_layer[0].check_compatible(model, hook)  # same layer, other hook kind: the hook mismatch error
+                raise ConfigError(f"{str(path)!r} has no {e!r} vector at layer {layer} ({hook}); it has: {', '.join(have)}; "
+                                  "pick one of those layers or compute vectors at this one")
+            cands[0].check_compatible(model, None if allow_hook_mismatch else hook, allow_other_model=allow_other_model)
             out[(e, layer)] = cands[0]
     return out
 

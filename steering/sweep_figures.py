@@ -1,4 +1,4 @@
-"""Heatmaps of a steering sweep: target effect over α = 0 (emotion and random direction) and perplexity ratio."""
+"""Heatmaps of a steering sweep (selection prompts): target effect over α = 0, raw and lexicon-masked, and perplexity ratio."""
 
 import numpy as np
 import plotly.graph_objects as go
@@ -11,6 +11,8 @@ KINDS = ("effect", "fluency", "all")
 
 def _grid(agg, value: str, direction: str):
     sub = agg[agg.direction == direction]
+    if "split" in sub.columns:
+        sub = sub[sub.split == "selection"]
     layers = sorted(sub.layer.unique())
     alphas = sorted(sub.alpha.unique())
     z = np.full((len(layers), len(alphas)), np.nan)
@@ -20,6 +22,9 @@ def _grid(agg, value: str, direction: str):
         z[i, j] = getattr(r, value)
         if value == "effect":
             text[i][j] = f"{r.effect:+.3f}<br>[{r.effect_lo:+.3f}, {r.effect_hi:+.3f}]" + ("<br>usable" if r.usable and direction == "emotion" else "")
+        elif value == "effect_masked":
+            text[i][j] = (f"{r.effect_masked:+.3f}<br>[{r.effect_masked_lo:+.3f}, {r.effect_masked_hi:+.3f}]"
+                          + ("<br>keyword-driven" if r.keyword_driven else ""))
         else:
             text[i][j] = f"{r.ppl_ratio:.2f}<br>[{r.ppl_ratio_lo:.2f}, {r.ppl_ratio_hi:.2f}]"
     return layers, alphas, z, text
@@ -28,8 +33,10 @@ def _grid(agg, value: str, direction: str):
 def sweep_heatmap(result, *, kind: str = "all", emotion: str):
     """Plotly figure for one emotion: layer (rows) × α (columns).
 
-    ``effect``: mean target score − α = 0 (paired bootstrap 95% CI in each cell), emotion vector and
-    random direction side by side; ``fluency``: perplexity ratio to α = 0; ``all``: the three panels.
+    ``effect``: mean target score − α = 0 (paired bootstrap 95% CI in each cell) on the raw text and with the
+    emotion's lexicon words masked, side by side; ``fluency``: perplexity ratio to α = 0; ``all``: the three
+    panels. Numbers are from the selection prompts (where cells are chosen); "usable" also needs the
+    evaluation-prompt random-direction control.
     """
     if kind not in KINDS:
         raise ConfigError(f"figure kind {kind!r} is unknown; choose one of {', '.join(KINDS)}")
@@ -39,15 +46,15 @@ def sweep_heatmap(result, *, kind: str = "all", emotion: str):
     target = agg.target.iloc[0]
     panels = []
     if kind in ("effect", "all"):
-        panels += [("effect", "emotion", f"Δ {target} (emotion vector)"), ("effect", "random", f"Δ {target} (random direction, |α|)")]
+        panels += [("effect", "emotion", f"Δ {target} (selection prompts)"), ("effect_masked", "emotion", f"Δ {target}, emotion words masked")]
     if kind in ("fluency", "all"):
         panels += [("ppl_ratio", "emotion", "perplexity ÷ α=0 (emotion vector)")]
-    panels = [p for p in panels if (agg.direction == p[1]).any()]
+    panels = [p for p in panels if (agg.direction == p[1]).any() and p[0] in agg.columns]
     fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[p[2] for p in panels], horizontal_spacing=0.08)
     lim = float(np.nanmax(np.abs(agg.effect))) or 1.0
     for c, (value, direction, _) in enumerate(panels, start=1):
         layers, alphas, z, text = _grid(agg, value, direction)
-        if value == "effect":
+        if value in ("effect", "effect_masked"):
             kw = dict(colorscale="RdBu", zmid=0, zmin=-lim, zmax=lim, colorbar=dict(x=0.62 if len(panels) > 2 else 1.0, len=0.9))
         else:
             kw = dict(colorscale="Viridis", z=np.log2(z), colorbar=dict(title="log2 ratio", x=1.0, len=0.9))

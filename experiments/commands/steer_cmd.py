@@ -20,11 +20,13 @@ def _check_choice(value: str, choices, name: str) -> str:
     return value
 
 
-def _vectors(m, ctx, emotions, layers, *, hook_kind, vectors_file, allow_hook_mismatch, profile, method, contrast):
+def _vectors(m, ctx, emotions, layers, *, hook_kind, vectors_file, allow_hook_mismatch, profile, method, contrast,
+             allow_other_model=False):
     from steering.sweep import extract_emotion_vectors, vectors_from_file
 
     if vectors_file is not None:
-        return vectors_from_file(vectors_file, m, emotions, layers, hook_kind=hook_kind, allow_hook_mismatch=allow_hook_mismatch)
+        return vectors_from_file(vectors_file, m, emotions, layers, hook_kind=hook_kind, allow_hook_mismatch=allow_hook_mismatch,
+                                 allow_other_model=allow_other_model)
     return extract_emotion_vectors(m, ctx.path / "activations", emotions, layers, hook_kind=hook_kind, profile=profile,
                                    method=method, contrast=contrast)
 
@@ -55,10 +57,13 @@ def sweep(
     contrast: str = typer.Option("neutral", "--contrast", help="Vector contrast: neutral or others."),
     vectors_file: Path = typer.Option(None, "--vectors", help="Use saved vectors (.safetensors) instead of extracting."),
     allow_hook_mismatch: bool = typer.Option(False, "--allow-hook-mismatch", help="Accept saved vectors computed at another hook of the same layer."),
+    allow_other_model: bool = typer.Option(False, "--allow-other-model", help="Accept saved vectors computed on another model of the same width (a deliberate transfer; warns)."),
     scorers: str = typer.Option("sentiment,nrc,keywords,fluency", "--scorers", help="Scorers (see interp.evaluators; fluency is required)."),
     target: str = typer.Option(None, "--target", help="Target score per emotion, e.g. 'anger=vader_neg' (default: gratitude=vader_compound, anger=nrc_anger, apology=kw_apology)."),
     ppl_bound: float = typer.Option(1.5, "--ppl-bound", help="Usable window: perplexity ratio to alpha=0 at most this."),
-    no_random: bool = typer.Option(False, "--no-random-control", help="Skip the random-direction control."),
+    no_random: bool = typer.Option(False, "--no-random-control", help="Skip the random-direction control (then no cell is usable)."),
+    n_random: int = typer.Option(20, "--n-random", min=20, help="Norm-matched random directions per controlled cell (p floor 1/(n+1))."),
+    random_cells: int = typer.Option(2, "--random-cells", min=1, help="Cells per emotion given the random control (top selection candidates)."),
     run_dir: Path = typer.Option(None, "--run-dir", help="Reuse this run folder (an interrupted sweep resumes)."),
     runs_root: Path = RunsRootOpt,
     seed: int = SeedOpt,
@@ -89,6 +94,8 @@ def sweep(
     prompts = load_prompts(prompts_file)
     if len(prompts) < n_prompts:
         fail(f"--n-prompts {n_prompts} but only {len(prompts)} prompts are available")
+    if n_prompts < 2:
+        fail(f"--n-prompts {n_prompts} cannot be split into selection and evaluation prompts; use at least 2")
     prompts = prompts[:n_prompts]
     targets = {}
     for item in parse_str_list(target) or []:
@@ -96,6 +103,10 @@ def sweep(
         if not col or e not in emotions:
             fail(f"--target must look like 'EMOTION=COLUMN' for one of {', '.join(emotions)}, got {item!r}")
         targets[e] = col
+    if vectors_file is not None:
+        from steering.vectors import load_vectors
+
+        load_vectors(vectors_file)  # a missing or corrupt vector file fails before the model loads
     m = load_model_cli(model, device, quiet=json_out)
     n_layers = m.cfg.n_layers
     layer_list = parse_int_list(layers, name="--layers") or sorted({round(i * (n_layers - 1) / 4) for i in range(5)})
@@ -103,7 +114,8 @@ def sweep(
     gen = GenerationConfig(max_new_tokens=max_new_tokens, do_sample=sample, temperature=temperature, chat=chat, seed=seed_list[0])
     cfg = SweepConfig(emotions=tuple(emotions), layers=tuple(layer_list), alphas=tuple(alpha_list), hook_kind=hook_kind,
                       scale=scale, positions=positions, seeds=tuple(seed_list), random_control=not no_random,
-                      random_seed=seed + 1234, ppl_bound=ppl_bound, targets=targets, generation=gen)
+                      random_seed=seed + 1234, n_random=n_random, random_max_cells=random_cells, ppl_bound=ppl_bound,
+                      split_seed=seed, targets=targets, generation=gen)
     built = [make_scorer(n, model=m, chat=chat) if n == "fluency" else make_scorer(n) for n in scorer_names]
     ctx = RunContext.create("sweep", {"model": model, "profile": profile, "method": method, "contrast": contrast,
                                       "vectors": str(vectors_file) if vectors_file else None, "n_prompts": n_prompts,
@@ -112,7 +124,8 @@ def sweep(
     ctx.record_model(m)
     with err_console.status("emotion vectors …") if not json_out else _null():
         vecs = _vectors(m, ctx, emotions, layer_list, hook_kind=hook_kind, vectors_file=vectors_file,
-                        allow_hook_mismatch=allow_hook_mismatch, profile=profile, method=method, contrast=contrast)
+                        allow_hook_mismatch=allow_hook_mismatch, profile=profile, method=method, contrast=contrast,
+                        allow_other_model=allow_other_model)
     vectors = {k: v.vector for k, v in vecs.items()}
     with progress_bar("steering cells", 1, quiet=json_out) as update:
         result = run_sweep(m, prompts, vectors, cfg, built, cache_dir=ctx.path / "cells", progress=update)
@@ -124,16 +137,24 @@ def sweep(
     if json_out:
         emit_json(summary)
         return
+    sp = result.extra["splits"]
     for e in emotions:
         b = result.best_cell(e)
         c, r = b["cell"], b["random_control"]
-        rows = [[name, x["layer"], x["alpha"], x["added_norm"], f"{x['effect']:+.3g} [{x['effect_lo']:+.3g}, {x['effect_hi']:+.3g}]",
-                 x["p_holm"], x["ppl_ratio"], x["usable"]] for name, x in (("emotion", c), ("random", r)) if x is not None]
-        console.print(table(f"{e}: best cell — Δ {c['target']} over α=0 (α=0 mean {c['baseline']:.3g}; α unit: {cfg.to_dict()['unit']})",
-                            ["direction", "layer", "α", "added norm", "effect [95% CI]", "p Holm", "ppl ratio", "usable"], rows))
+        rows = [[split, x["layer"], x["alpha"], x["added_norm"], f"{x['effect']:+.3g} [{x['effect_lo']:+.3g}, {x['effect_hi']:+.3g}]",
+                 f"{x['effect_masked']:+.3g} [{x['effect_masked_lo']:+.3g}, {x['effect_masked_hi']:+.3g}]", x["p_holm"],
+                 x["ppl_ratio"], x["distinct_2"]] for split, x in (("selection (chosen)", b["selection"]), ("evaluation (reported)", c))]
+        console.print(table(f"{e}: best cell — Δ {c['target']} over α=0 (α=0 mean {c['baseline']:.3g}; α unit: {cfg.to_dict()['unit']}; "
+                            f"{len(sp['selection'])} selection / {len(sp['evaluation'])} evaluation prompts)",
+                            ["prompts", "layer", "α", "added norm", "effect [95% CI]", "masked effect [95% CI]", "p Holm", "ppl ratio",
+                             "distinct-2"], rows))
+        if r is not None:
+            console.print(f"  vs {r['n']} norm-matched random directions (evaluation prompts): p = {r['p']:.3g} raw, "
+                          f"{r['p_masked']:.3g} masked (floor {r['p_floor']:.3g}); usable: {b['usable']}"
+                          + ("; KEYWORD-DRIVEN (raw effect significant, masked not)" if b["keyword_driven"] else ""))
         window = summary["usable_window"][e]
-        console.print(f"usable window for {e} (effect > 0, Holm p < 0.05, ppl ratio ≤ {ppl_bound}): "
-                      + (", ".join(f"L{layer} α={a:g}" for layer, a in window) or "none"))
+        console.print(f"usable window for {e}: " + (", ".join(f"L{layer} α={a:g}" for layer, a in window) or "none"))
+    console.print(f"rule: {summary['window_rule']}")
     console.print(f"results: {ctx.path}")
 
 
@@ -161,6 +182,7 @@ def steer(
     contrast: str = typer.Option("neutral", "--contrast"),
     vectors_file: Path = typer.Option(None, "--vectors", help="Use saved vectors instead of extracting."),
     allow_hook_mismatch: bool = typer.Option(False, "--allow-hook-mismatch"),
+    allow_other_model: bool = typer.Option(False, "--allow-other-model", help="Accept saved vectors computed on another model of the same width (warns)."),
     runs_root: Path = RunsRootOpt,
     seed: int = SeedOpt,
     device: str = DeviceOpt,
@@ -183,13 +205,18 @@ def steer(
     _check_choice(scale, SCALE_MODES, "--scale")
     _check_choice(hook_kind, RESIDUAL_KINDS, "--hook-kind")
     _check_choice(positions, POSITION_MODES, "--positions")
+    if vectors_file is not None:
+        from steering.vectors import load_vectors
+
+        load_vectors(vectors_file)  # a missing or corrupt vector file fails before the model loads
     m = load_model_cli(model, device, quiet=json_out)
     layer = validate_layer(m.cfg.n_layers // 2 if layer is None else layer, m.cfg.n_layers)
     hook = block_hook(hook_kind, layer)
     ctx = RunContext.create("steer", {"model": model, "emotion": emotion, "layer": layer, "alpha": alpha, "scale": scale,
                                       "hook": hook, "positions": positions, "prompts": prompt}, root=runs_root, seed=seed)
     vec = _vectors(m, ctx, [emotion], [layer], hook_kind=hook_kind, vectors_file=vectors_file,
-                   allow_hook_mismatch=allow_hook_mismatch, profile=profile, method=method, contrast=contrast)[(emotion, layer)]
+                   allow_hook_mismatch=allow_hook_mismatch, profile=profile, method=method, contrast=contrast,
+                   allow_other_model=allow_other_model)[(emotion, layer)]
     norm = mean_resid_norm(m, hook, prompt) if scale == "mean_norm" else None
     spec = SteeringSpec(hook, vec.vector, alpha, scale, norm, label=emotion)
     cfg = GenerationConfig(max_new_tokens=max_new_tokens, do_sample=sample, temperature=temperature, chat=chat, seed=seed)
@@ -202,6 +229,7 @@ def steer(
     items = [{"prompt": p, "unsteered": a, "steered": b, "scores_unsteered": {c: s0[c][i] for c in cols},
               "scores_steered": {c: s1[c][i] for c in cols}}
              for i, (p, a, b) in enumerate(zip(prompt, plain.continuations, steered.continuations))]
+    ctx.record_model(m)
     ctx.record_step("steer", spec=spec.describe())
     ctx.finish()
     summary = {"run_dir": str(ctx.path), "steering": spec.describe(), "vector": vec.provenance(), "items": items}

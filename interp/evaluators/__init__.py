@@ -74,22 +74,40 @@ def make_scorer(name: str, **kwargs) -> Scorer:
     return scorer
 
 
-def score_texts(texts: Sequence[str], scorers: Sequence[Scorer], *,
-                prompts: Sequence[str] | None = None) -> dict[str, list[float]]:
-    """Run every scorer on ``texts``; return all columns (checked: one value per text, no clashes)."""
+def is_maskable(scorer: Scorer) -> bool:
+    """Whether a scorer scores the text's content (masked twin computed); fluency sets ``maskable = False``."""
+    return bool(getattr(scorer, "maskable", True))
+
+
+def score_texts(texts: Sequence[str], scorers: Sequence[Scorer], *, prompts: Sequence[str] | None = None,
+                mask_emotion: str | None = None) -> dict[str, list[float]]:
+    """Run every scorer on ``texts``; return all columns (checked: one value per text, no clashes).
+
+    With ``mask_emotion``, every maskable scorer also scores the texts with that emotion's lexicon words
+    masked (:mod:`interp.evaluators.masking`); those columns are ``<column>_masked``.
+    """
+    from interp.evaluators.masking import mask_texts, masked_column
+
     texts = list(texts)
     if prompts is not None and len(prompts) != len(texts):
         raise ConfigError(f"got {len(prompts)} prompts for {len(texts)} texts")
+    masked = mask_texts(texts, mask_emotion) if mask_emotion is not None else None
     out: dict[str, list[float]] = {}
-    for s in scorers:
-        cols = s.score(texts, prompts=prompts)
+
+    def put(s: Scorer, cols: dict, suffix) -> None:
         for col, vals in cols.items():
-            if col in out:
-                raise ConfigError(f"scorers clash on column {col!r}; give one of them another name")
+            name = suffix(col)
+            if name in out:
+                raise ConfigError(f"scorers clash on column {name!r}; give one of them another name")
             if len(vals) != len(texts):
                 raise ConfigError(f"scorer {s.name!r} returned {len(vals)} values for {len(texts)} texts in {col!r}")
-            out[col] = [float(v) for v in vals]
+            out[name] = [float(v) for v in vals]
+
+    for s in scorers:
+        put(s, s.score(texts, prompts=prompts), lambda c: c)
+        if masked is not None and is_maskable(s):
+            put(s, s.score(masked, prompts=prompts), masked_column)
     return out
 
 
-__all__ = ["DEFAULT_SCORERS", "Scorer", "available_scorers", "make_scorer", "register_scorer", "score_texts"]
+__all__ = ["DEFAULT_SCORERS", "Scorer", "available_scorers", "is_maskable", "make_scorer", "register_scorer", "score_texts"]

@@ -51,6 +51,7 @@ class FluencyScorer:
     """
 
     name = "fluency"
+    maskable = False  # perplexity and repetition describe the text as generated; a masked copy is not what the model wrote
     columns = ("perplexity", "distinct_1", "distinct_2", "longest_repeat")
 
     def __init__(self, model=None, *, chat: bool = False, batch_size: int = 16) -> None:

@@ -31,6 +31,11 @@ def _vector_file(tmp_path, d_model, hook, name="v"):
     (["steer", "--model", "tiny", "--layer", "9", "abc"], "out of range"),
     (["steer", "--model", "tiny", "--emotion", "joy", "abc"], "unknown emotion"),
     (["steer", "--model", "tiny", "--alpha", "nan", "abc"], "finite"),
+    (["steer", "--model", "tiny", "--alpha", "inf", "abc"], "finite"),
+    (["steer", "--model", "tiny", "--alpha", "1e30", "abc"], "|alpha| must be at most 1000"),
+    (["sweep", "--model", "tiny", "--alphas=0,1e30", "--layers", "1"], "|alpha| must be at most 1000"),
+    (["sweep", "--model", "tiny", "--n-prompts", "1", "--layers", "1"], "selection and evaluation"),
+    (["sweep", "--model", "tiny", "--n-random", "5", "--layers", "1"], "--n-random"),
     (["steer", "--model", "tiny", "--scale", "huge", "abc"], "--scale"),
 ])
 def test_steer_commands_reject_bad_input_with_exit_2(argv, message, capsys, tmp_path):
@@ -43,6 +48,44 @@ def test_steer_rejects_vector_from_another_model(capsys, tmp_path):
     path = _vector_file(tmp_path, 7, "blocks.1.hook_resid_pre")
     code, _, err = _run(["steer", "--model", "tiny", "--layer", "1", "--vectors", str(path), "--runs-root", str(tmp_path), "abc"], capsys)
     assert code == 2 and "d_model 7" in err
+
+
+def test_steer_names_the_requested_layer_when_the_file_lacks_it(capsys, tmp_path, tiny_model):
+    path = _vector_file(tmp_path, tiny_model.cfg.d_model, "blocks.1.hook_resid_pre")
+    code, _, err = _run(["steer", "--model", "tiny", "--layer", "0", "--vectors", str(path), "--runs-root", str(tmp_path), "abc"], capsys)
+    assert code == 2 and "at layer 0 (blocks.0.hook_resid_pre)" in err and "gratitude@blocks.1.hook_resid_pre" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1 or err.count("error:") == 1
+
+
+def test_steer_manifest_records_the_model(capsys, tmp_path):
+    code, out, _ = _run(["steer", "--model", "tiny", "--layer", "1", "--max-new-tokens", "2", "--runs-root", str(tmp_path), "--json",
+                         "abc"], capsys)
+    assert code == 0
+    from pathlib import Path
+
+    manifest = json.loads((Path(json.loads(out)["run_dir"]) / "manifest.json").read_text())
+    assert list(manifest["models"]) == ["tiny"] and manifest["models"]["tiny"]["weight_hash"]
+
+
+def test_sweep_rerun_in_a_copied_folder_with_other_max_new_tokens_recomputes(capsys, tmp_path):
+    import shutil
+    from pathlib import Path
+
+    import pandas as pd
+
+    args = ["sweep", "--model", "tiny", "--emotion", "gratitude", "--layers", "1", "--alphas=0,1", "--n-prompts", "4",
+            "--runs-root", str(tmp_path), "--json"]
+    code, out, _ = _run([*args, "--max-new-tokens", "8"], capsys)
+    assert code == 0
+    run = Path(json.loads(out)["run_dir"])
+    copy = tmp_path / "copy"
+    shutil.copytree(run, copy)
+    code, out, _ = _run([*args, "--max-new-tokens", "5", "--run-dir", str(copy)], capsys)
+    assert code == 0
+    s = json.loads(out)
+    assert s["cache"]["reused"] == 0 and s["cache"]["computed"] >= 3
+    assert (pd.read_parquet(copy / "generations.parquet").n_new_tokens <= 5).all()
+    assert all(not p.name.startswith("*") for p in (copy / "cells").iterdir())
 
 
 def test_steer_rejects_vector_from_another_hook(capsys, tmp_path, tiny_model):
@@ -64,12 +107,16 @@ def test_sweep_command_writes_tidy_table_and_summary(capsys, tmp_path):
 
     run = Path(s["run_dir"])
     rows = pd.read_parquet(run / "generations.parquet")
-    assert len(rows) == 3 * 2 * 2 + 3 * 2 * 1 + 3 * 2 * 2  # steered + random (|alpha| = 1) + alpha=0 rows per layer and direction
+    # per layer: steered (alpha -1, 1) + alpha=0 rows; plus 20 random directions on the evaluation prompts of the controlled cell
+    n_eval = len(s["splits"]["evaluation"])
+    assert s["n_random_runs"] == 2  # --random-cells 2 (default): the two best selection cells
+    assert len(rows) == 3 * 2 * 2 + 3 * 2 + 2 * 20 * n_eval
     assert {"prompt", "layer", "alpha", "seed", "text", "vader_compound", "perplexity"} <= set(rows.columns)
     assert (run / "aggregates.csv").exists() and (run / "sweep_gratitude.html").exists()
     assert s["unit"].startswith("alpha x emotion vector")
     best = s["best"]["gratitude"]
-    assert best["random_control"]["layer"] == best["cell"]["layer"]
+    assert best["selection"]["layer"] == best["cell"]["layer"] and best["reported_on"] == "evaluation"
+    assert best["random_control"]["n"] == 20
 
 
 @pytest.mark.real

@@ -116,3 +116,42 @@ def test_gratitude_steering_moves_vader_with_the_sign_of_alpha(real_model, tmp_p
     assert plus > base + 0.1, (base, plus, minus)
     assert minus < base - 0.05, (base, plus, minus)
     assert weights_hash(real_model) == h0
+
+
+def whole_word_token_ids(tokenizer, words_) -> set[int]:
+    """Ids of single tokens that decode to a whole lexicon word (with or without a leading space, lower or capitalised)."""
+    ids = set()
+    for w in words_:
+        for form in (" " + w, " " + w.capitalize(), w.capitalize()):
+            t = tokenizer(form, add_special_tokens=False)["input_ids"]
+            if len(t) == 1:
+                ids.add(t[0])
+    return ids
+
+
+@pytest.mark.real
+def test_planted_keyword_insertion_steer_is_flagged_by_the_masked_score(real_model):
+    """A hook that only raises the gratitude words' logits lifts VADER compound; masking those words removes the lift."""
+    from interp.datasets import load_prompts
+    from interp.evaluators import make_scorer, score_texts
+    from interp.lexicon import EMOTION_WORDS
+    from steering.hooks import boost_token_logits_hook
+    from steering.sweep_stats import keyword_check
+
+    ids = whole_word_token_ids(real_model.tokenizer, EMOTION_WORDS["gratitude"])
+    decoded = {real_model.tokenizer.decode([i]).strip().lower() for i in ids}
+    assert decoded <= set(EMOTION_WORDS["gratitude"]) and len(decoded) >= 5  # whole words only, never " I" or "th"
+    prompts = load_prompts()[:16]
+    cfg = GenerationConfig(max_new_tokens=16)
+    h0 = weights_hash(real_model)
+    plain = generate(real_model, prompts, config=cfg)
+    planted = generate(real_model, prompts, config=cfg, extra_hooks=[("unembed.hook_out", boost_token_logits_hook(ids, 10.0))])
+    assert weights_hash(real_model) == h0
+    scorers = [make_scorer("sentiment"), make_scorer("keywords")]
+    s0 = score_texts(plain.continuations, scorers, mask_emotion="gratitude")
+    s1 = score_texts(planted.continuations, scorers, mask_emotion="gratitude")
+    assert sum(s1["kw_gratitude"]) > sum(s0["kw_gratitude"]) + 5  # the plant inserts gratitude words
+    kc = keyword_check(s1["vader_compound"], s0["vader_compound"], s1["vader_compound_masked"], s0["vader_compound_masked"], n_boot=2000)
+    assert kc.raw.value > 0 and kc.p_raw < 0.05  # the raw score calls it a successful gratitude steer ...
+    assert kc.keyword_driven  # ... the masked score does not
+    assert kc.keyword_share > kc.masked.value

@@ -160,3 +160,36 @@ def test_mean_resid_norm_excludes_bos(tiny_model):
     n = mean_resid_norm(tiny_model, hook, ["abc"])
     acts = capture(tiny_model, tokenize_batch(tiny_model, ["abc"]), [hook])[hook][0]
     assert n == pytest.approx(float(acts[1:].norm(dim=-1).mean()), rel=1e-5)
+
+
+def test_add_row_vectors_hook_adds_each_rows_own_vector_at_real_positions():
+    from steering.hooks import PositionTracker, add_row_vectors_hook
+
+    acts = torch.zeros(2, 3, 4)
+    vecs = torch.tensor([[1.0, 0, 0, 0], [0, 2.0, 0, 0]])
+    out = add_row_vectors_hook(vecs)(acts, None)
+    assert torch.equal(out[0], vecs[0].expand(3, 4)) and torch.equal(out[1], vecs[1].expand(3, 4))
+    tr = PositionTracker(prompt_len=3, left_pad=(1, 0))
+    out = add_row_vectors_hook(vecs, positions="prompt", tracker=tr)(acts, None)
+    assert torch.equal(out[0, 0], torch.zeros(4)) and torch.equal(out[0, 1:], vecs[0].expand(2, 4))  # padding untouched
+    assert torch.equal(out[1], vecs[1].expand(3, 4))
+    with pytest.raises(HookError, match="batch 2 saw batch 3"):
+        add_row_vectors_hook(vecs)(torch.zeros(3, 1, 4), None)
+
+
+def test_boost_token_logits_hook_raises_only_the_chosen_logits():
+    from steering.hooks import boost_token_logits_hook
+
+    logits = torch.randn(2, 3, 10)
+    out = boost_token_logits_hook({2, 5}, 4.0)(logits, None)
+    assert torch.allclose(out[..., [2, 5]], logits[..., [2, 5]] + 4.0)
+    keep = [i for i in range(10) if i not in (2, 5)]
+    assert torch.equal(out[..., keep], logits[..., keep])
+
+
+@pytest.mark.parametrize("alpha", [1e30, -1e4, float("inf")])
+def test_steering_spec_rejects_huge_or_infinite_alpha(alpha):
+    with pytest.raises(ConfigError, match="at most 1000|finite"):
+        SteeringSpec("blocks.0.hook_resid_pre", torch.ones(4), alpha, "raw")
+    with pytest.raises(ConfigError, match="overflows"):
+        SteeringSpec("blocks.0.hook_resid_pre", torch.full((4,), 1e37), 1000.0, "raw")

@@ -1,4 +1,8 @@
-"""Sweep: controls present at matched norms, tidy table, aggregates against a direct computation, resume, figures."""
+"""Sweep: held-out prompt split, masked scores, repetition bound, random-direction control, verified resume, figures."""
+
+import json
+import re
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -8,7 +12,8 @@ import torch
 from interp.errors import ConfigError
 from interp.evaluators import make_scorer
 from steering.generation import GenerationConfig
-from steering.sweep import SweepConfig, SweepResult, aggregate, random_direction, run_sweep
+from steering.sweep import SweepConfig, SweepResult, random_direction, random_directions, run_sweep
+from steering.sweep_stats import RandomControl, aggregate, keyword_check
 
 PROMPTS = ["abc", "hello there", "x y z", "one two"]
 
@@ -17,42 +22,54 @@ def _scorers(model):
     return [make_scorer("sentiment"), make_scorer("nrc"), make_scorer("keywords"), make_scorer("fluency", model=model)]
 
 
+def _cfg(**kw):
+    base = dict(emotions=("gratitude", "anger"), layers=(0, 1), alphas=(-1.0, 0.0, 2.0), n_boot=200, random_max_cells=1,
+                generation=GenerationConfig(max_new_tokens=4, stop_at_eos=False))
+    return SweepConfig(**{**base, **kw})
+
+
 @pytest.fixture(scope="module")
 def tiny_sweep(tiny_model, tmp_path_factory):
     d = tiny_model.cfg.d_model
     g = torch.Generator().manual_seed(0)
     vectors = {(e, layer): torch.randn(d, generator=g) for e in ("gratitude", "anger") for layer in (0, 1)}
-    cfg = SweepConfig(emotions=("gratitude", "anger"), layers=(0, 1), alphas=(-1.0, 0.0, 2.0), n_boot=200,
-                      generation=GenerationConfig(max_new_tokens=4, stop_at_eos=False))
+    cfg = _cfg()
     cache = tmp_path_factory.mktemp("cells")
     calls = []
     res = run_sweep(tiny_model, PROMPTS, vectors, cfg, _scorers(tiny_model), cache_dir=cache, progress=lambda a, b: calls.append((a, b)))
     return res, vectors, cfg, cache, calls
 
 
-def test_run_sweep_has_all_cells_and_controls(tiny_sweep):
+def test_run_sweep_has_all_cells_splits_and_masked_columns(tiny_sweep):
     res, vectors, cfg, _, calls = tiny_sweep
     rows = res.rows
-    # 1 shared baseline + per emotion x layer: 2 steered alphas + 2 random |alpha| (1 and 2)
-    assert calls[-1] == (1 + 2 * 2 * (2 + 2), 1 + 2 * 2 * (2 + 2))
+    # per emotion: 1 baseline + 2 layers x 2 steered alphas; then 1 random-direction run per emotion
+    assert calls[-1] == (2 * (1 + 2 * 2) + 2, 2 * (1 + 2 * 2) + 2)
+    emo = rows[rows.direction == "emotion"]
     for e in cfg.emotions:
         for layer in cfg.layers:
-            for direction in ("emotion", "random"):
-                got = set(rows[(rows.emotion == e) & (rows.layer == layer) & (rows.direction == direction)].alpha)
-                assert got == ({-1.0, 0.0, 2.0} if direction == "emotion" else {0.0, 1.0, 2.0})
-    assert len(rows[(rows.alpha == 2.0)]) == 2 * 2 * 2 * len(PROMPTS)
-    assert {"prompt", "text", "seed", "vader_compound", "nrc_anger", "kw_gratitude", "perplexity", "distinct_2"} <= set(rows.columns)
+            assert set(emo[(emo.emotion == e) & (emo.layer == layer)].alpha) == {-1.0, 0.0, 2.0}
+    assert {"vader_compound_masked", "nrc_anger_masked", "kw_gratitude_masked", "split"} <= set(rows.columns)
+    assert "perplexity_masked" not in rows.columns
+    sel, ev = res.extra["splits"]["selection"], res.extra["splits"]["evaluation"]
+    assert sorted(sel + ev) == [0, 1, 2, 3] and not set(sel) & set(ev)
+    assert set(emo[emo.split == "selection"].prompt_idx) == set(sel)
+    assert set(rows[rows.direction == "random"].prompt_idx) == set(ev)  # the random control runs on evaluation prompts only
+    agg = res.aggregates
+    assert set(agg.split) == {"selection", "evaluation"} and (agg.n == 2).all()
 
 
-def test_random_control_matches_the_emotion_vector_norm(tiny_sweep):
+def test_random_control_has_n_directions_matching_the_cell_norm(tiny_sweep):
     res, vectors, cfg, _, _ = tiny_sweep
-    rows = res.rows
-    for (e, layer), v in vectors.items():
-        for a in (1.0, 2.0):
-            r = rows[(rows.emotion == e) & (rows.layer == layer) & (rows.direction == "random") & (rows.alpha == a)]
-            assert r.added_norm.iloc[0] == pytest.approx(a * float(v.norm()), rel=1e-5)
-        s = rows[(rows.emotion == e) & (rows.layer == layer) & (rows.direction == "emotion") & (rows.alpha == -1.0)]
-        assert s.added_norm.iloc[0] == pytest.approx(float(v.norm()), rel=1e-5)
+    r = res.rows[res.rows.direction == "random"]
+    assert r.direction_idx.nunique() == cfg.n_random == 20
+    for (e, layer, a), part in r.groupby(["emotion", "layer", "alpha"]):
+        assert np.allclose(part.added_norm, abs(a) * float(vectors[(e, layer)].norm()), rtol=1e-5)
+        assert len(part) == 20 * len(res.extra["splits"]["evaluation"])
+    checked = res.aggregates[res.aggregates.random_checked & (res.aggregates.split == "evaluation")]
+    assert len(checked) == 2 and (checked.random_n == 20).all()
+    assert ((checked.random_p >= 1 / 21) & (checked.random_p <= 1)).all()
+    assert len(res.random_effects) == 2 * 20
 
 
 def test_alpha_zero_rows_are_the_unsteered_generations(tiny_model, tiny_sweep):
@@ -64,44 +81,110 @@ def test_alpha_zero_rows_are_the_unsteered_generations(tiny_model, tiny_sweep):
     assert list(base.sort_values("prompt_idx").text) == list(plain.continuations)
 
 
-def test_aggregate_effect_equals_paired_mean_difference(tiny_sweep):
+def test_aggregate_effect_equals_paired_mean_difference_per_split(tiny_sweep):
     res, _, cfg, _, _ = tiny_sweep
     rows, agg = res.rows, res.aggregates
-    for r in agg[agg.direction == "emotion"].itertuples():
-        cell = rows[(rows.emotion == r.emotion) & (rows.direction == "emotion") & (rows.layer == r.layer)]
-        y = cell[cell.alpha == r.alpha].sort_values("prompt_idx")[r.target].to_numpy()
-        y0 = cell[cell.alpha == 0].sort_values("prompt_idx")[r.target].to_numpy()
-        assert r.effect == pytest.approx(float(np.mean(y - y0)), abs=1e-9)
-        assert r.effect_lo <= r.effect + 1e-9 and r.effect <= r.effect_hi + 1e-9
+    for r in agg.itertuples():
+        cell = rows[(rows.emotion == r.emotion) & (rows.direction == "emotion") & (rows.layer == r.layer) & (rows.split == r.split)]
+        for col, eff in ((r.target, r.effect), (r.target + "_masked", r.effect_masked)):
+            y = cell[cell.alpha == r.alpha].sort_values("prompt_idx")[col].to_numpy()
+            y0 = cell[cell.alpha == 0].sort_values("prompt_idx")[col].to_numpy()
+            assert eff == pytest.approx(float(np.mean(y - y0)), abs=1e-9)
+        assert r.keyword_share == pytest.approx(r.effect - r.effect_masked)
     zero = agg[agg.alpha == 0]
     assert (zero.effect == 0).all() and not zero.usable.any()
 
 
-def test_usable_window_rule_on_synthetic_rows():
+def _synthetic(cells, n=40):
     rng = np.random.default_rng(0)
-    n = 40
     rows = []
-    for a, shift, ppl in [(0.0, 0.0, 10.0), (1.0, 0.5, 11.0), (2.0, 0.8, 40.0), (-1.0, -0.5, 10.0)]:
+    for a, shift, masked_shift, ppl, d2, rep in cells:
         for i in range(n):
+            v = shift + rng.normal(0, 0.1)
             rows.append({"emotion": "gratitude", "direction": "emotion", "layer": 3, "alpha": a, "seed": 0, "prompt_idx": i,
-                         "added_norm": abs(a), "vader_compound": shift + rng.normal(0, 0.1), "perplexity": ppl,
-                         "distinct_2": 1.0, "longest_repeat": 0.0})
-    cfg = SweepConfig(emotions=("gratitude",), layers=(3,), alphas=(-1.0, 0.0, 1.0, 2.0), ppl_bound=1.5, n_boot=200)
-    agg = aggregate(pd.DataFrame(rows), cfg).set_index("alpha")
-    assert agg.loc[1.0, "usable"]  # significant gain, ppl ratio 1.1
-    assert not agg.loc[2.0, "usable"]  # ppl ratio 4 > 1.5
-    assert not agg.loc[-1.0, "usable"]  # effect in the wrong direction
-    assert agg.loc[2.0, "ppl_ratio"] == pytest.approx(4.0)
+                         "split": "selection" if i % 2 else "evaluation", "added_norm": abs(a), "vader_compound": v,
+                         "vader_compound_masked": masked_shift + rng.normal(0, 0.1), "perplexity": ppl, "distinct_2": d2,
+                         "longest_repeat": rep})
+    return pd.DataFrame(rows)
 
 
-def test_sweep_resumes_from_cached_cells(tiny_model, tiny_sweep):
+def test_candidate_rule_on_synthetic_rows_bounds_perplexity_and_repetition():
+    rows = _synthetic([(0.0, 0.0, 0.0, 10.0, 0.95, 1.0), (1.0, 0.5, 0.5, 11.0, 0.9, 2.0), (2.0, 0.8, 0.8, 40.0, 0.95, 1.0),
+                       (-1.0, -0.5, -0.5, 10.0, 0.95, 1.0), (0.5, 0.6, 0.6, 8.0, 0.5, 1.0), (1.5, 0.6, 0.6, 8.0, 0.95, 6.0)])
+    cfg = SweepConfig(emotions=("gratitude",), layers=(3,), alphas=(-1.0, 0.0, 0.5, 1.0, 1.5, 2.0), ppl_bound=1.5, n_boot=200)
+    agg = aggregate(rows, cfg)
+    agg = agg[agg.split == "selection"].set_index("alpha")
+    assert agg.loc[1.0, "candidate"]  # significant gain, ppl ratio 1.1, distinct-2 −0.05, repeat +1
+    assert not agg.loc[2.0, "candidate"] and agg.loc[2.0, "ppl_ratio"] == pytest.approx(4.0)  # ppl ratio 4 > 1.5
+    assert not agg.loc[-1.0, "candidate"]  # wrong direction
+    assert not agg.loc[0.5, "candidate"] and not agg.loc[0.5, "repetition_ok"] and agg.loc[0.5, "ppl_ok"]  # distinct-2 fell 0.45
+    assert not agg.loc[1.5, "candidate"] and not agg.loc[1.5, "repetition_ok"]  # longest repeat rose 5 words
+    assert not agg.usable.any()  # no random control was run: nothing is usable
+
+
+def test_keyword_driven_flag_on_synthetic_rows():
+    rows = _synthetic([(0.0, 0.0, 0.0, 10.0, 0.9, 1.0), (1.0, 0.5, 0.0, 10.0, 0.9, 1.0), (2.0, 0.5, 0.5, 10.0, 0.9, 1.0)])
+    cfg = SweepConfig(emotions=("gratitude",), layers=(3,), alphas=(0.0, 1.0, 2.0), n_boot=200)
+    agg = aggregate(rows, cfg)
+    agg = agg[agg.split == "selection"].set_index("alpha")
+    assert agg.loc[1.0, "keyword_driven"] and agg.loc[1.0, "keyword_share"] == pytest.approx(0.5, abs=0.1)
+    assert not agg.loc[2.0, "keyword_driven"] and abs(agg.loc[2.0, "keyword_share"]) < 0.1
+
+
+def test_random_control_p_value_can_reject_and_has_a_floor():
+    null = np.random.default_rng(0).normal(0, 1, 20)
+    planted = RandomControl(5.0, tuple(null))
+    assert planted.p == pytest.approx(1 / 21) and planted.p == planted.floor and planted.beats
+    typical = RandomControl(float(np.median(null)), tuple(null))
+    assert typical.p > 0.4 and not typical.beats
+    kc = keyword_check([1.0] * 10, [0.0] * 10, [0.0] * 10, [0.0] * 10, n_boot=200)
+    assert kc.keyword_driven and kc.p_masked == 1.0
+
+
+def test_sweep_resume_reuses_verified_cells_and_recomputes_damaged_ones(tiny_model, tiny_sweep):
     res, vectors, cfg, cache, _ = tiny_sweep
-    first = sorted(cache.glob("*.json"))[0]
-    rows = first.read_text()
-    first.write_text(rows.replace('"text": "', '"text": "CACHED'))
+    files = sorted(cache.glob("*.json"))
+    assert files and all(re.fullmatch(r"[A-Za-z0-9_.+-]+", f.name) and not f.name.startswith("*") for f in files)
     again = run_sweep(tiny_model, PROMPTS, vectors, cfg, _scorers(tiny_model), cache_dir=cache)
-    assert again.rows.text.str.startswith("CACHED").any()  # read back, not recomputed
-    first.write_text(rows)
+    assert again.extra["cache"]["computed"] == 0 and again.extra["cache"]["reused"] == len(files)
+    pd.testing.assert_frame_equal(again.aggregates, res.aggregates)
+    # a tampered cell (checksum no longer matches) and a truncated one are recomputed, not trusted
+    first, second = files[0], files[1]
+    saved = first.read_text(), second.read_text()
+    first.write_text(saved[0].replace('"text": "', '"text": "TAMPERED'))
+    second.write_text(saved[1][: len(saved[1]) // 2])
+    fixed = run_sweep(tiny_model, PROMPTS, vectors, cfg, _scorers(tiny_model), cache_dir=cache)
+    assert not fixed.rows.text.str.startswith("TAMPERED").any()
+    assert fixed.extra["cache"]["computed"] == 2 and len(fixed.extra["cache"]["rejected"]) == 2
+    pd.testing.assert_frame_equal(fixed.aggregates, res.aggregates)
+    assert json.loads(first.read_text())["checksum"] == json.loads(saved[0])["checksum"]
+
+
+def test_sweep_rerun_with_other_settings_in_a_copied_folder_recomputes(tiny_model, tiny_sweep, tmp_path):
+    res, vectors, cfg, cache, _ = tiny_sweep
+    copy = tmp_path / "cells"
+    shutil.copytree(cache, copy)
+    cfg5 = _cfg(generation=GenerationConfig(max_new_tokens=2, stop_at_eos=False))
+    other = run_sweep(tiny_model, PROMPTS, vectors, cfg5, _scorers(tiny_model), cache_dir=copy)
+    assert other.extra["cache"]["reused"] == 0
+    assert (other.rows.n_new_tokens == 2).all()
+    moved = {k: v * 2 for k, v in vectors.items()}
+    again = run_sweep(tiny_model, PROMPTS, moved, cfg, _scorers(tiny_model), cache_dir=cache)
+    assert again.extra["cache"]["reused"] == 2  # only the alpha=0 cells (no vector) are still valid
+
+
+def test_generate_row_vectors_equals_one_spec_per_vector(tiny_model):
+    from steering.generation import generate, generate_row_vectors
+    from steering.hooks import SteeringSpec
+
+    cfg = GenerationConfig(max_new_tokens=5, stop_at_eos=False)
+    vecs = random_directions(3, tiny_model.cfg.d_model, 7) * 4.0
+    prompts = ["abc def", "hello there"]
+    rows = generate_row_vectors(tiny_model, prompts, "blocks.1.hook_resid_pre", vecs, config=cfg)
+    assert rows.prompts == ("abc def",) * 3 + ("hello there",) * 3
+    for j in range(3):
+        one = generate(tiny_model, prompts, [SteeringSpec("blocks.1.hook_resid_pre", vecs[j], 1.0, "raw")], config=cfg)
+        assert [rows.new_tokens[i * 3 + j] for i in range(2)] == list(one.new_tokens)
 
 
 def test_sweep_result_save_load_and_figure(tiny_sweep, tmp_path):
@@ -111,8 +194,14 @@ def test_sweep_result_save_load_and_figure(tiny_sweep, tmp_path):
     res.save(tmp_path)
     back = SweepResult.load(tmp_path)
     assert len(back.rows) == len(res.rows) and list(back.aggregates.columns) == list(res.aggregates.columns)
+    assert len(back.random_effects) == len(res.random_effects)
     best = res.best_cell("gratitude")
-    assert best["random_control"]["alpha"] == abs(best["cell"]["alpha"]) and best["random_control"]["direction"] == "random"
+    assert best["chosen_on"] == "selection" and best["reported_on"] == "evaluation"
+    assert best["cell"]["split"] == "evaluation" and best["selection"]["split"] == "selection"
+    assert best["cell"]["layer"] == best["selection"]["layer"] and best["random_control"]["n"] == 20
+    assert best["random_control"]["p_floor"] == pytest.approx(1 / 21)
+    s = json.loads((tmp_path / "summary.json").read_text())
+    assert "evaluation" in s["window_rule"] and s["splits"]["reported_on"].startswith("evaluation")
     paths = save_sweep_figures(res, tmp_path)
     assert all(p.stat().st_size > 1000 for p in paths)
     fig = res.figure("effect")
@@ -122,6 +211,10 @@ def test_sweep_result_save_load_and_figure(tiny_sweep, tmp_path):
 def test_sweep_config_rejects_bad_values():
     with pytest.raises(ConfigError, match="finite"):
         SweepConfig(emotions=("gratitude",), layers=(1,), alphas=(float("nan"),))
+    with pytest.raises(ConfigError, match="at most 1000"):
+        SweepConfig(emotions=("gratitude",), layers=(1,), alphas=(1e30,))
+    with pytest.raises(ConfigError, match="at least 20 random directions"):
+        SweepConfig(emotions=("gratitude",), layers=(1,), n_random=5)
     with pytest.raises(ConfigError, match="target score"):
         SweepConfig(emotions=("joy",), layers=(1,)).target("joy")
 
@@ -141,3 +234,4 @@ def test_random_direction_is_seeded_unit():
     a, b = random_direction(16, 3), random_direction(16, 3)
     assert torch.equal(a, b) and float(a.norm()) == pytest.approx(1.0)
     assert not torch.equal(a, random_direction(16, 4))
+    assert torch.equal(random_directions(3, 16, 3)[0], a)
