@@ -21,8 +21,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from circuits.ablation import Head, ablation_hooks, validate_heads
-from circuits.head_patching import _check_lengths, _check_mode, head_patch_hooks, run_source
+from circuits.ablation import (AblationReference, Head, RowLayout, head_mask, masked_ablation_hooks, resample_choices,
+                               validate_heads)
+from circuits.head_controls import control_p, headline_p, matched_draws
+from circuits.head_patching import _check_lengths, _check_mode, _HeadPatcher, run_source
 from interp.errors import ConfigError
 from interp.generation import continue_tokens, decode
 from interp.lexicon import EMOTION_WORDS
@@ -53,8 +55,9 @@ class GenerationEffect:
 
     ``effect[c]`` / ``random_effect[c]``: paired bootstrap CI over prompts (the random one of the
     per-prompt mean over draws); ``p[c]``: sign-flip p of the effect; ``random_draw_effects``: mean
-    target-column effect of each random draw, and ``p_draws`` the share of draws at least as large in
-    absolute value as the real effect, ``(1 + #) / (1 + n_draws)``.
+    target-column effect of each layer-matched random draw, and ``p_draws`` the share of draws at least as large in
+    absolute value as the real effect, ``(1 + #) / (1 + n_draws)``; ``config["p_floor"]`` its floor and
+    ``config["p_draws_text"]`` the p with its floor (marked "not a headline" when the floor is above 0.05).
     """
 
     emotion: str
@@ -99,8 +102,10 @@ def _summarise(emotion: str, intervention: str, heads: list[Head], prompts: Sequ
     p = {c: sign_flip_pvalue(st[c] - sc[c], seed=seed) for c in sc}
     rand = {c: bootstrap_ci(np.mean([r[c] - sc[c] for r in sr], 0), n_boot=n_boot, seed=seed) for c in sc} if sr else {}
     draw_eff = [float((r[target] - sc[target]).mean()) for r in sr]
-    obs = abs(effect[target].value)
-    p_draws = (1 + sum(abs(d) >= obs - 1e-12 for d in draw_eff)) / (1 + len(draw_eff))
+    cp = control_p(effect[target].value, draw_eff) if draw_eff else None
+    p_draws = cp.p if cp else float("nan")
+    config = {**config, "p_floor": cp.p_floor if cp else None, "n_random_draws": len(draw_eff),
+              "p_draws_text": headline_p(cp) if cp else "no random draws"}
     ref = {c: float(v.mean()) for c, v in score_continuations(reference, emotion).items()} if reference is not None else None
     examples = [{"prompt": prompts[i], "clean": clean[i], "intervened": treated[i]} for i in range(min(3, len(prompts)))]
     return GenerationEffect(emotion, intervention, heads, target, len(prompts), {c: float(v.mean()) for c, v in sc.items()},
@@ -108,33 +113,44 @@ def _summarise(emotion: str, intervention: str, heads: list[Head], prompts: Sequ
                             examples, config, {"prompts": list(prompts), "clean": list(clean), "intervened": list(treated)})
 
 
-def _random_draws(model, k: int, n: int, seed: int) -> list[list[Head]]:
-    rng = np.random.default_rng(seed)
-    all_heads = [(l, h) for l in range(model.cfg.n_layers) for h in range(model.cfg.n_heads)]
-    return [[all_heads[i] for i in rng.choice(len(all_heads), size=k, replace=False)] for _ in range(n)]
+def _random_draws(model, heads: list[Head], n: int, seed: int) -> list[list[Head]]:
+    """``n`` layer-matched random head sets (:func:`circuits.head_controls.matched_draws`); none when ``n`` is 0."""
+    return matched_draws(heads, n, n_layers=model.cfg.n_layers, n_heads=model.cfg.n_heads, seed=seed).sets if n else []
 
 
 @torch.no_grad()
 def ablation_generation_effect(model, prompts: Sequence[str], emotion: str, heads: Sequence[Head], *, mode: str = "zero",
-                               means=None, n_random: int = 3, max_new_tokens: int = 20, batch_size: int = 32,
+                               reference: AblationReference | None = None, n_random: int = 20, max_new_tokens: int = 20, batch_size: int = 32,
+                               max_rows: int = 128,
                                seed: int = 0, n_boot: int = 1000, progress=None) -> GenerationEffect:
-    """Continue ``prompts`` with ``heads`` ablated (``mode`` zero/mean on ``hook_z``) vs intact; scores per continuation."""
+    """Continue ``prompts`` with ``heads`` ablated (``mode`` from :data:`circuits.ablation.MODES` on ``hook_z``, replacements from
+    ``reference``) vs intact, next to ``n_random`` layer-matched random head sets; scores per continuation."""
     heads = validate_heads(model, heads)
     prompts = list(prompts)
     if not prompts:
         raise ConfigError("no prompts to generate from")
-    hook_sets = [[], ablation_hooks(model, heads, mode, means)]
-    draws = _random_draws(model, len(heads), n_random, seed)
-    hook_sets += [ablation_hooks(model, d, mode, means) for d in draws]
-    texts: list[list[str]] = []
-    for i, hooks in enumerate(hook_sets):
-        rows = []
-        for s in range(0, len(prompts), batch_size):
-            b = tokenize_batch(model, prompts[s:s + batch_size], padding_side="left")
-            rows += continue_tokens(model, b.tokens, b.attention_mask, fwd_hooks=hooks, max_new_tokens=max_new_tokens)
-        texts.append(decode(model, rows))
-        if progress:
-            progress(i + 1, len(hook_sets))
+    draws = _random_draws(model, heads, n_random, seed)
+    head_sets = [[], heads, *draws]
+    masks = torch.stack([head_mask(model, hs) if hs else torch.zeros(model.cfg.n_layers, model.cfg.n_heads, dtype=torch.bool)
+                         for hs in head_sets])
+    texts: list[list[str]] = [[] for _ in head_sets]
+    done = 0
+    for s in range(0, len(prompts), batch_size):
+        chunk = prompts[s:s + batch_size]
+        b = tokenize_batch(model, chunk, padding_side="left")
+        layout = RowLayout.of(model, b, resample_choices(reference, b.lengths, seed=seed) if mode == "resample" else ())
+        n = len(chunk)
+        d = max(1, max_rows // n)
+        for g in range(0, len(head_sets), d):  # several head sets per generate call: per-row head masks
+            group = list(range(g, min(len(head_sets), g + d)))
+            hooks = masked_ablation_hooks(model, masks[group].repeat_interleave(n, 0), mode, reference, layout.repeat(len(group)))
+            rows = continue_tokens(model, b.tokens.repeat(len(group), 1), b.attention_mask.repeat(len(group), 1), fwd_hooks=hooks,
+                                   max_new_tokens=max_new_tokens)
+            for j, i in enumerate(group):
+                texts[i] += decode(model, rows[j * n:(j + 1) * n])
+            done += len(group)
+            if progress:
+                progress(min(done, len(head_sets)), len(head_sets))
     cfg = {"mode": mode, "n_random": n_random, "max_new_tokens": max_new_tokens, "decoding": "greedy", "seed": seed,
            "positions": "every position (prompt and generated)"}
     return _summarise(emotion, f"{mode}-ablate {','.join(f'L{l}H{h}' for l, h in heads)}", heads, prompts, texts[0], texts[1],
@@ -143,9 +159,9 @@ def ablation_generation_effect(model, prompts: Sequence[str], emotion: str, head
 
 @torch.no_grad()
 def patching_generation_effects(model, source_texts: Sequence[str], target_texts: Sequence[str], emotion: str,
-                                heads: Sequence[Head], *, modes: Sequence[str] = ("pattern_v",), n_random: int = 3,
-                                max_new_tokens: int = 20, batch_size: int = 32, seed: int = 0, n_boot: int = 1000,
-                                progress=None) -> list[GenerationEffect]:
+                                heads: Sequence[Head], *, modes: Sequence[str] = ("pattern_v",), n_random: int = 20,
+                                max_new_tokens: int = 20, batch_size: int = 32, max_rows: int = 128, seed: int = 0,
+                                n_boot: int = 1000, progress=None) -> list[GenerationEffect]:
     """Continue each target with ``heads`` patched from its equal-length source on the prompt pass, once per mode.
 
     Sources and targets are left-padded alike (a pair has one length, so its pads match and position ``i``
@@ -160,7 +176,7 @@ def patching_generation_effects(model, source_texts: Sequence[str], target_texts
     if not modes:
         raise ConfigError("give at least one head-patching mode")
     src, tgt = list(source_texts), list(target_texts)
-    draws = _random_draws(model, len(heads), n_random, seed)
+    draws = _random_draws(model, heads, n_random, seed)
     layers = sorted({l for hs in [heads, *draws] for l, _ in hs})
     sets = ["target", "source"] + [(md, -1) for md in modes] + [(md, i) for md in modes for i in range(len(draws))]
     out: dict = {k: [] for k in sets}
@@ -171,14 +187,24 @@ def patching_generation_effects(model, source_texts: Sequence[str], target_texts
             _check_lengths(sb, tb, mode, "all")
         _, cache = run_source(model, sb, layers)
         width = tb.tokens.shape[1]
-        for k in sets:
-            if k in ("target", "source"):
-                batch, hooks = (tb if k == "target" else sb), []
-            else:
-                md, i = k
-                batch, hooks = tb, head_patch_hooks(model, cache, sb, tb, heads if i < 0 else draws[i], md, only_width=width)
-            rows = continue_tokens(model, batch.tokens, batch.attention_mask, fwd_hooks=hooks, max_new_tokens=max_new_tokens)
-            out[k] += decode(model, rows)
+        for k, batch in (("target", tb), ("source", sb)):
+            out[k] += decode(model, continue_tokens(model, batch.tokens, batch.attention_mask, max_new_tokens=max_new_tokens))
+        n = tb.tokens.shape[0]
+        d = max(1, max_rows // n)
+        head_sets = [heads, *draws]
+        for md in modes:  # the top set and the random sets of one mode share generate calls: per-row head masks
+            for g in range(0, len(head_sets), d):
+                group = list(range(g, min(len(head_sets), g + d)))
+                mask = torch.zeros(len(group) * n, model.cfg.n_layers, model.cfg.n_heads, dtype=torch.bool)
+                for j, i in enumerate(group):
+                    for l, h in head_sets[i]:
+                        mask[j * n:(j + 1) * n, l, h] = True
+                union = sorted({x for i in group for x in head_sets[i]})
+                hooks = _HeadPatcher(model, cache, sb, tb, md, "all", only_width=width, row_mask=mask).hooks(union)
+                rows = continue_tokens(model, tb.tokens.repeat(len(group), 1), tb.attention_mask.repeat(len(group), 1),
+                                       fwd_hooks=hooks, max_new_tokens=max_new_tokens)
+                for j, i in enumerate(group):
+                    out[(md, i - 1)] += decode(model, rows[j * n:(j + 1) * n])
         if progress:
             progress(min(start + batch_size, len(tgt)), len(tgt))
     res = []

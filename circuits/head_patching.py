@@ -28,12 +28,12 @@ token and accepts any lengths.
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 from torch import Tensor
 
 from circuits.ablation import Head, validate_heads
-from circuits.metrics import emotion_logprob, emotion_token_ids
+from circuits.head_controls import ControlP, HeadDraws, control_p, matched_draws
+from circuits.metrics import control_words, emotion_words, get_metric, word_logprobs
 from interp.errors import ConfigError
 from interp.hook_names import block_hook, hook_pattern, hook_z
 from interp.positions import tokenize_batch
@@ -92,12 +92,18 @@ def _check_lengths(src, tgt, mode: str, positions: str) -> None:
 
 
 class _HeadPatcher:
-    """Per-layer live captures of the target run and the hook factories that patch query heads."""
+    """Per-layer live captures of the target run and the hook factories that patch query heads.
 
-    def __init__(self, model, src_cache: dict, src_batch, tgt_batch, mode: str, positions: str, *, only_width: int | None = None):
+    ``row_mask`` ([rows layer head], optional): which heads each row patches, so several head sets share one
+    forward pass (the target batch stacked once per set, set-major; the source cache is repeated to match).
+    """
+
+    def __init__(self, model, src_cache: dict, src_batch, tgt_batch, mode: str, positions: str, *, only_width: int | None = None,
+                 row_mask: Tensor | None = None):
         self.model, self.src, self.mode, self.positions = model, src_cache, mode, positions
         self.sb, self.tb = src_batch, tgt_batch
         self.only_width = only_width  # patch only calls of this many positions (the prompt pass of a cached generation)
+        self.row_mask = row_mask
         self.live: dict[str, Tensor] = {}
 
     def capture_live_hook(self, name: str):
@@ -106,26 +112,39 @@ class _HeadPatcher:
             return act
         return hook
 
+    def _src(self, name: str, rows: int) -> Tensor:
+        x = self.src[name]
+        return x if x.shape[0] == rows else x.repeat(rows // x.shape[0], *([1] * (x.ndim - 1)))
+
     def patch_head_z_hook(self, layer: int, heads: list[int]):
         def hook(z: Tensor, hook) -> Tensor:
             if self.only_width is not None and z.shape[1] != self.only_width:
                 return z  # a KV-cached decoding step: no source counterpart, left unpatched
-            z = z.clone()
-            zs = self.src[hook_z(layer)]
+            rows = z.shape[0]
+            out = z.clone()
+            zs = self._src(hook_z(layer), rows)
+            n_src = self.src[hook_z(layer)].shape[0]
             for h in heads:
                 if self.mode == "z" and self.positions == "end":
-                    for row, (te, se) in enumerate(zip(self.tb.end_positions, self.sb.end_positions)):
-                        z[row, te, h] = zs[row, se, h]
-                    continue
-                if self.mode == "z":
-                    z[:, :, h] = zs[:, :, h]
-                    continue
-                kv = kv_head(self.model, h)
-                p_name, v_name = hook_pattern(layer), block_hook("v", layer)
-                pat = (self.src if self.mode in ("pattern_v", "pattern_only") else self.live)[p_name][:, h]
-                val = (self.src if self.mode in ("pattern_v", "v_only") else self.live)[v_name][:, :, kv]
-                z[:, :, h] = torch.einsum("bqk,bkd->bqd", pat.to(val.dtype), val).to(z.dtype)
-            return z
+                    val = z[:, :, h].clone()
+                    for row in range(rows):
+                        r = row % n_src
+                        te, se = self.tb.padded(r, self.tb.end_positions[r]), self.sb.padded(r, self.sb.end_positions[r])
+                        val[row, te] = zs[row, se, h]
+                elif self.mode == "z":
+                    val = zs[:, :, h]
+                else:
+                    kv = kv_head(self.model, h)
+                    p_name, v_name = hook_pattern(layer), block_hook("v", layer)
+                    pat = (self._src(p_name, rows) if self.mode in ("pattern_v", "pattern_only") else self.live[p_name])[:, h]
+                    v = (self._src(v_name, rows) if self.mode in ("pattern_v", "v_only") else self.live[v_name])[:, :, kv]
+                    val = torch.einsum("bqk,bkd->bqd", pat.to(v.dtype), v)
+                if self.row_mask is None:
+                    out[:, :, h] = val.to(z.dtype)
+                else:
+                    m = self.row_mask[:, layer, h].to(z.device)[:, None, None]
+                    out[:, :, h] = torch.where(m, val.to(z.dtype), z[:, :, h])
+            return out
         return hook
 
     def hooks(self, heads: Sequence[Head]) -> list:
@@ -204,7 +223,11 @@ def patched_logits(model, source_texts: Sequence[str], target_texts: Sequence[st
 
 @dataclass(frozen=True)
 class HeadPatchResult:
-    """Effect on the target's emotion log-prob (patched − target, nats), with source−target gap and random-head control."""
+    """Effect on the target's metric (patched − target, nats), the source − target gap, and a layer-matched random-head control.
+
+    ``random_draw_effects``: mean effect of each random head set patched the same way; ``p``: the top set's effect
+    among them (:func:`circuits.head_controls.control_p`, with its floor).
+    """
 
     emotion: str
     heads: list[Head]
@@ -215,49 +238,81 @@ class HeadPatchResult:
     fraction_of_gap: float
     random_effect: Estimate | None
     n_pairs: int
-    random_heads: list[list[Head]] = field(default_factory=list)
+    draws: HeadDraws | None = None
+    random_draw_effects: list[float] = field(default_factory=list)
+    p: ControlP | None = None
+    metric: str = "emotion_words"
+
+    @property
+    def random_heads(self) -> list[list[Head]]:
+        return self.draws.sets if self.draws else []
 
     def to_dict(self) -> dict:
-        return {"emotion": self.emotion, "heads": [f"L{l}H{h}" for l, h in self.heads], "mode": self.mode,
+        return {"emotion": self.emotion, "heads": [f"L{l}H{h}" for l, h in self.heads], "mode": self.mode, "metric": self.metric,
                 "positions": self.positions, "n_pairs": self.n_pairs, "effect": self.effect.to_dict(),
                 "source_minus_target": self.gap.to_dict(), "fraction_of_gap": self.fraction_of_gap,
                 "random_head_effect": None if self.random_effect is None else self.random_effect.to_dict(),
+                "random_draw_effects": self.random_draw_effects,
+                "p_draws": self.p.p if self.p else None, "p_floor": self.p.p_floor if self.p else None,
+                "control": self.draws.describe() if self.draws else None,
                 "random_heads": [[f"L{l}H{h}" for l, h in hs] for hs in self.random_heads]}
+
+
+def _metric(model, tokens, mask, sets, metric: str, *, prompt_hooks=()) -> Tensor:
+    v = word_logprobs(model, tokens, mask, sets, prompt_hooks=prompt_hooks, max_elements=1 << 62)
+    return v[0] - v[1] if metric == "contrast" else v[0]
 
 
 @torch.no_grad()
 def patch_heads(model, source_texts: Sequence[str], target_texts: Sequence[str], emotion: str, heads: Sequence[Head], *,
-                mode: str = "pattern_v", positions: str = "all", n_random: int = 0, batch_size: int = 32,
-                seed: int = 0) -> HeadPatchResult:
-    """Patch ``heads`` from sources into targets; effect on log P(next token is an ``emotion`` word) at the target end.
+                mode: str = "pattern_v", positions: str = "all", n_random: int = 0, metric: str = "emotion_words",
+                batch_size: int = 32, max_rows: int = 96, seed: int = 0) -> HeadPatchResult:
+    """Patch ``heads`` from sources into targets (prompt pass); effect on the whole-word emotion metric after the target.
 
-    ``n_random`` > 0 adds a control: the same number of random heads (same layers' sizes drawn
-    uniformly over the model) patched the same way, averaged over ``n_random`` draws.
+    ``n_random`` > 0 adds a control: ``n_random`` layer-matched random head sets of the same size
+    (:func:`circuits.head_controls.matched_draws`), patched the same way, several per forward pass.
     """
-    ids = emotion_token_ids(model, emotion)
+    get_metric(metric)
+    sets = [emotion_words(model, emotion)] + ([control_words(model, emotion)] if metric == "contrast" else [])
     heads = validate_heads(model, heads)
     _check_mode(mode, positions)
     if len(source_texts) != len(target_texts) or not source_texts:
         raise ConfigError(f"need as many source as target sentences (≥ 1), got {len(source_texts)} and {len(target_texts)}")
-    rng = np.random.default_rng(seed)
-    all_heads = [(l, h) for l in range(model.cfg.n_layers) for h in range(model.cfg.n_heads)]
-    draws = [[all_heads[i] for i in rng.choice(len(all_heads), size=len(heads), replace=False)] for _ in range(n_random)]
-    layers = sorted({l for hs in [heads, *draws] for l, _ in hs})
-    device = next(model.parameters()).device
+    draws = matched_draws(heads, n_random, n_layers=model.cfg.n_layers, n_heads=model.cfg.n_heads, seed=seed) if n_random else None
+    rand_sets = draws.sets if draws else []
+    layers = sorted({l for hs in [heads, *rand_sets] for l, _ in hs})
     eff, gap, rnd = [], [], []
     for s in range(0, len(source_texts), batch_size):
-        sb, tb = _tokenize_pair(model, source_texts[s:s + batch_size], target_texts[s:s + batch_size], mode, positions)
-        # one source pass (caching every layer any head set needs) and one target pass serve all head sets
-        sl, cache = run_source(model, sb, layers)
-        tl = model(tb.tokens.to(device), attention_mask=tb.attention_mask.to(device))
-        m_s, m_t = emotion_logprob(sl, sb.end_positions, ids), emotion_logprob(tl, tb.end_positions, ids)
-        m_p = emotion_logprob(_run_patched(model, cache, sb, tb, heads, mode, positions), tb.end_positions, ids)
+        src, tgt = list(source_texts[s:s + batch_size]), list(target_texts[s:s + batch_size])
+        sb, tb = tokenize_batch(model, src, padding_side="left"), tokenize_batch(model, tgt, padding_side="left")
+        _check_lengths(sb, tb, mode, positions)
+        _, cache = run_source(model, sb, layers)
+        m_s = _metric(model, sb.tokens, sb.attention_mask, sets, metric)
+        m_t = _metric(model, tb.tokens, tb.attention_mask, sets, metric)
+        m_p = _metric(model, tb.tokens, tb.attention_mask, sets, metric,
+                      prompt_hooks=_HeadPatcher(model, cache, sb, tb, mode, positions).hooks(heads))
         eff.append(m_p - m_t)
         gap.append(m_s - m_t)
-        if draws:
-            r = [emotion_logprob(_run_patched(model, cache, sb, tb, d, mode, positions), tb.end_positions, ids) - m_t for d in draws]
-            rnd.append(torch.stack(r).mean(0))
+        if rand_sets:
+            n = len(src)
+            d = max(1, max_rows // n)
+            out = []
+            for g in range(0, len(rand_sets), d):
+                group = rand_sets[g:g + d]
+                mask = torch.zeros(len(group) * n, model.cfg.n_layers, model.cfg.n_heads, dtype=torch.bool)
+                for i, hs in enumerate(group):
+                    for l, h in hs:
+                        mask[i * n:(i + 1) * n, l, h] = True
+                union = sorted({x for hs in group for x in hs})
+                hooks = _HeadPatcher(model, cache, sb, tb, mode, positions, row_mask=mask).hooks(union)
+                v = _metric(model, tb.tokens.repeat(len(group), 1), tb.attention_mask.repeat(len(group), 1), sets, metric,
+                            prompt_hooks=hooks)
+                out.append(v.view(len(group), n) - m_t[None])
+            rnd.append(torch.cat(out))  # [draw pair]
     e, g = torch.cat(eff).numpy(), torch.cat(gap).numpy()
+    r = torch.cat(rnd, 1) if rnd else None
+    draw_eff = [float(x) for x in r.mean(1)] if r is not None else []
     return HeadPatchResult(emotion, heads, mode, positions, bootstrap_ci(e, seed=seed), bootstrap_ci(g, seed=seed),
                            float(e.mean() / g.mean()) if abs(g.mean()) > 1e-9 else float("nan"),
-                           bootstrap_ci(torch.cat(rnd).numpy(), seed=seed) if rnd else None, len(e), draws)
+                           bootstrap_ci(r.mean(0).numpy(), seed=seed) if r is not None else None, len(e), draws, draw_eff,
+                           control_p(float(e.mean()), draw_eff) if draw_eff else None, metric)

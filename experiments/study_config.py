@@ -65,12 +65,15 @@ class VectorsSection:
     hook: str = "resid_post"
     n_boot: int = 200
     probe_folds: int = 5
+    probe_shuffles: int = 200  # label shuffles for the band-centre probe's permutation p (floor 1/201)
 
 
 @dataclass
 class SubspaceSection:
     k: int = 10
-    n_random: int = 200
+    n_random: int = 200  # unused since the difference-subspace nulls; kept so older study files still load
+    n_shuffle: int = 100  # null draws (label shuffles; neutral pseudo-splits) at the headline layer
+    layer_shuffles: int = 20  # null draws per layer (table and the selection-split layer choice)
 
 
 @dataclass
@@ -94,14 +97,18 @@ class SweepSection:
     ppl_bound: float = 1.5
     method: str = "sentence_end"
     random_control: bool = True
+    n_random: int = 20  # norm-matched random directions per controlled cell (p floor 1/21)
+    random_max_cells: int = 2  # controlled cells per emotion (top selection candidates; the best cell always)
+    distinct2_drop: float = 0.1  # repetition bound: mean distinct-2 at most this below alpha=0's
+    repeat_rise: float = 2.0  # repetition bound: mean longest repeated n-gram at most this many words above alpha=0's
     targets: dict = field(default_factory=dict)  # emotion -> score column (default steering.sweep.TARGET_SCORES)
 
 
 @dataclass
 class ScreenSection:
     emotions: list[str] = field(default_factory=lambda: ["gratitude", "anger", "apology"])
-    # The smallest permutation p is 1/(n_perm+1): Holm over 270 heads needs n_perm in the thousands to resolve p < 0.05.
-    n_perm: int = 10000
+    # The smallest permutation p is 1/(n_perm+1): Holm over 270 heads reaches p < 0.01 only with n_perm > 27000.
+    n_perm: int = 30000
     n_boot: int = 1000
 
 
@@ -109,10 +116,12 @@ class ScreenSection:
 class AblateSection:
     emotions: list[str] = field(default_factory=lambda: ["gratitude", "anger", "apology"])
     max_k: int = 10
-    n_random: int = 10
-    mode: str = "mean"
-    generate_prompts: int = 0  # > 0: also continue this many emotion sentences with the top max_k heads ablated
-    generate_random: int = 3  # random k-head draws for the generation control
+    # Layer-matched random k-head sets per k: p floor 1/(n_random+1); 100 makes p < 0.01 reachable per test.
+    n_random: int = 100
+    mode: str = "mean"  # circuits.ablation.MODES: zero | mean | resample (reference: the selection split's neutral sentences)
+    metric: str = "emotion_words"  # circuits.metrics.METRICS
+    generate_prompts: int = 0  # > 0: also continue this many evaluation emotion sentences with the top max_k heads ablated
+    generate_random: int = 20  # random k-head draws for the generation control (p floor 1/21)
     max_new_tokens: int = 20
 
 
@@ -121,9 +130,10 @@ class PatchHeadsSection:
     emotions: list[str] = field(default_factory=lambda: ["gratitude", "anger", "apology"])
     modes: list[str] = field(default_factory=lambda: ["pattern_v", "v_only", "pattern_only", "z"])
     n_pairs: int = 20
-    n_random: int = 3
+    n_random: int = 100  # layer-matched random heads patched the same way (p floor 1/101)
+    metric: str = "emotion_words"  # circuits.metrics.METRICS
     generate_prompts: int = 0  # > 0: also continue this many patched neutral sentences per mode
-    generate_random: int = 1  # random-head draws per mode for the generation control
+    generate_random: int = 20  # random-head draws per mode for the generation control (p floor 1/21)
     max_new_tokens: int = 20
 
 
@@ -222,8 +232,10 @@ def validate(cfg: StudyConfig, *, source: str = "config") -> None:
         for pre in PREREQUISITES[p]:
             if pre not in phases:
                 raise ConfigError(f"{source}: phase {p!r} needs phase {pre!r}, which is disabled; add {pre!r} to [study] phases or remove {p!r}")
-    if cfg.study.profile not in ("baseline", "extended") and not Path(cfg.study.profile).exists():
-        raise ConfigError(f"{source}: [study] profile must be 'baseline', 'extended' or an existing dataset file, got {cfg.study.profile!r}")
+    from interp.datasets import PROFILES
+
+    if cfg.study.profile not in PROFILES and not Path(cfg.study.profile).exists():
+        raise ConfigError(f"{source}: [study] profile must be one of {', '.join(PROFILES)} or an existing dataset file, got {cfg.study.profile!r}")
     from interp.splits import SPLIT_METHODS
 
     if cfg.study.split not in SPLIT_METHODS:
@@ -231,9 +243,9 @@ def validate(cfg: StudyConfig, *, source: str = "config") -> None:
     if not 0.1 <= cfg.study.split_fraction <= 0.9:
         raise ConfigError(f"{source}: [study] split_fraction must be in [0.1, 0.9] (share of each label used for selection), "
                           f"got {cfg.study.split_fraction}")
-    if cfg.study.split == "profile" and cfg.study.evaluation_profile not in ("baseline", "extended") \
+    if cfg.study.split == "profile" and cfg.study.evaluation_profile not in PROFILES \
             and not Path(cfg.study.evaluation_profile).exists():
-        raise ConfigError(f"{source}: [study] evaluation_profile must be 'baseline', 'extended' or an existing dataset file, "
+        raise ConfigError(f"{source}: [study] evaluation_profile must be one of {', '.join(PROFILES)} or an existing dataset file, "
                           f"got {cfg.study.evaluation_profile!r}")
     from steering.vectors import CONTRASTS, METHODS
 
@@ -293,8 +305,14 @@ def validate(cfg: StudyConfig, *, source: str = "config") -> None:
     for md in cfg.patch_heads.modes:
         if md not in PATCH_MODES:
             raise ConfigError(f"{source}: [patch_heads] modes has {md!r}; allowed: {', '.join(PATCH_MODES)}")
-    if cfg.ablate.mode not in ("zero", "mean"):
-        raise ConfigError(f"{source}: [ablate] mode must be 'zero' or 'mean', got {cfg.ablate.mode!r}")
+    from circuits.ablation import MODES as ABLATE_MODES
+    from circuits.metrics import METRICS
+
+    if cfg.ablate.mode not in ABLATE_MODES:
+        raise ConfigError(f"{source}: [ablate] mode must be one of {', '.join(ABLATE_MODES)}, got {cfg.ablate.mode!r}")
+    for sec, metric in (("ablate", cfg.ablate.metric), ("patch_heads", cfg.patch_heads.metric)):
+        if metric not in METRICS:
+            raise ConfigError(f"{source}: [{sec}] metric must be one of {', '.join(METRICS)}, got {metric!r}")
 
 
 def load_study(path: str | Path) -> StudyConfig:

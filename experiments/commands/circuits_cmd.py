@@ -75,25 +75,28 @@ def screen_heads_cmd(model: str = ModelOpt, profile: str = ProfileOpt,
                      query: str = typer.Option("end", "--query", help="Query positions: 'end' or 'after_span'."),
                      top: int = typer.Option(10, "--top", min=1, help="Heads per emotion in the table."),
                      batch_size: int = typer.Option(32, "--batch-size", min=1),
-                     n_boot: int = typer.Option(1000, "--n-boot", min=1), n_perm: int = typer.Option(10000, "--n-perm", min=1),
+                     n_boot: int = typer.Option(1000, "--n-boot", min=1), n_perm: int = typer.Option(30000, "--n-perm", min=1),
+                     matching: str = typer.Option("position", "--matching",
+                                                  help="Neutral keys: 'position' (same token positions in a matched neutral "
+                                                       "sentence) or 'end_distance' (old, position-confounded)."),
                      runs_root: Path = RunsRootOpt, seed: int = SeedOpt, device: str = DeviceOpt, json_out: bool = JsonOpt) -> None:
-    """Rank every head by attention to emotion-word tokens (emotion − matched neutral), with bootstrap CIs and Holm-corrected permutation p."""
+    """Rank every head by attention to emotion-word tokens (emotion − position-matched neutral), with bootstrap CIs and Holm-corrected permutation p."""
     from circuits.head_screening import screen_heads
 
     ds = load_dataset(profile)
     m = load_model_cli(model, device, quiet=json_out)
     ctx = RunContext.create("screen-heads", {"model": model, "profile": profile, "emotions": emotions, "query": query,
-                                             "n_boot": n_boot, "n_perm": n_perm}, root=runs_root, seed=seed)
+                                             "matching": matching, "n_boot": n_boot, "n_perm": n_perm}, root=runs_root, seed=seed)
     ctx.record_model(m)
     ctx.record_dataset(profile, ds)
     with progress_bar("screening", len(ds), quiet=json_out) as update:
-        res = screen_heads(m, ds, emotions=parse_str_list(emotions), query=query, batch_size=batch_size, n_boot=n_boot,
-                           n_perm=n_perm, seed=seed, progress=update)
+        res = screen_heads(m, ds, emotions=parse_str_list(emotions), query=query, matching=matching, batch_size=batch_size,
+                           n_boot=n_boot, n_perm=n_perm, seed=seed, progress=update)
     res.save(ctx.path)
     ctx.record_step("screen-heads", n_heads=int(res.delta[0].numel()))
     ctx.finish()
     summary = {"run_dir": str(ctx.path), "screening": str(ctx.path / "screening.json"),
-               "baseline": "matched neutral sentences (same distance from sentence end)",
+               "baseline": res.config["neutral_matching"], "p_floor": res.config["p_floor"],
                "top": {e: res.top(e, top) for e in res.emotions},
                "n_significant_holm_05": res.to_dict()["n_significant_holm_05"]}
     if json_out:
@@ -106,53 +109,83 @@ def screen_heads_cmd(model: str = ModelOpt, profile: str = ProfileOpt,
     console.print(f"results: {ctx.path}")
 
 
+def _checked_records(ds, emotion: str, limit: int | None, scr_path: Path | None, need: int, what: str) -> list:
+    """The records of ``emotion`` to evaluate on: disjoint from the screening's selection sentences (when it records
+    them) and at least ``need`` of them (one clear error otherwise)."""
+    from circuits.head_screening import ScreeningResult
+    from interp.splits import check_disjoint, require_count
+
+    if emotion not in ds.emotions:
+        fail(f"unknown emotion {emotion!r}; the dataset has: {', '.join(ds.emotions)}")
+    recs = list(ds.by_emotion(emotion))
+    if scr_path is not None:
+        sel = set((ScreeningResult.load(scr_path).config or {}).get("selection_ids") or [])
+        if sel:
+            recs_sel = [r for r in ds.records if r.id in sel]
+            check_disjoint(recs_sel, recs, what="--screening's selection sentences and the evaluated sentences")
+    recs = recs[:limit] if limit else recs
+    require_count(len(recs), need, what=f"{emotion} sentences", split="evaluation", fix=f"lower {what} or use a larger --profile")
+    return recs
+
+
 def ablate_cmd(model: str = ModelOpt, profile: str = ProfileOpt, emotion: str = EmotionOpt, heads: str = HeadsOpt,
                screening: Path = ScreeningOpt,
                ks: str = typer.Option(None, "--ks", help="Cumulative mode: k values like '1,2,5,10' (top-k screened heads vs k random)."),
-               mode: str = typer.Option("zero", "--mode", help="'zero' or 'mean' (mean of hook_z over the whole dataset)."),
-               n_random: int = typer.Option(3, "--n-random", min=1, help="Random head draws per k (cumulative) or control draws."),
+               mode: str = typer.Option("zero", "--mode", help="zero, mean or resample (mean/resample: hook_z of the profile's "
+                                                               "neutral sentences, BOS excluded)."),
+               metric: str = typer.Option("emotion_words", "--metric", help="emotion_words or contrast (whole words)."),
+               n_random: int = typer.Option(100, "--n-random", min=1, help="Layer-matched random head sets per k (p floor 1/(n+1))."),
                limit: int = typer.Option(None, "--limit", min=2, help="Use at most this many emotion sentences."),
                generate: int = GenerateOpt, max_new_tokens: int = MaxNewTokensOpt,
+               generate_random: int = typer.Option(20, "--generate-random", min=0, help="Random head sets for the --generate control."),
                runs_root: Path = RunsRootOpt, seed: int = SeedOpt, device: str = DeviceOpt, json_out: bool = JsonOpt) -> None:
-    """Ablate heads on hook_z and measure the change of log P(next token is an emotion word); --ks runs top-k vs random.
+    """Ablate heads on hook_z and measure the change of log P(next word is an emotion word); --ks runs top-k vs layer-matched random.
 
     --generate N also continues N emotion sentences with the heads (the largest k) ablated and scores the text."""
-    from circuits.ablation import MODES, ablate, cumulative_ablation, mean_z
+    from circuits.ablation import MODES, ablate, ablation_reference, cumulative_ablation
+    from circuits.metrics import METRICS
 
     if mode not in MODES:
         fail(f"unknown ablation mode {mode!r}; choose one of {', '.join(MODES)}")
+    if metric not in METRICS:
+        fail(f"unknown --metric {metric!r}; choose one of {', '.join(METRICS)}")
     ds = load_dataset(profile)
     m = load_model_cli(model, device, quiet=json_out)
     k_list = parse_int_list(ks, name="--ks")
-    texts = _texts(ds, emotion, limit)
+    recs = _checked_records(ds, emotion, limit, screening, max(2, generate), "--generate / --limit")
+    texts = [r.text for r in recs]
     hs = _heads(m, heads, screening, emotion, max(k_list) if k_list else 1)
     ctx = RunContext.create("ablate", {"model": model, "emotion": emotion, "heads": [f"L{l}H{h}" for l, h in hs], "ks": k_list,
-                                       "mode": mode, "n_random": n_random, "limit": limit}, root=runs_root, seed=seed)
+                                       "mode": mode, "metric": metric, "n_random": n_random, "limit": limit}, root=runs_root, seed=seed)
     ctx.record_model(m)
-    means = mean_z(m, ds.texts) if mode == "mean" else None
+    neutral = _texts(ds, "neutral", None) if "neutral" in ds.emotions else []
+    reference = ablation_reference(m, neutral) if mode != "zero" else None
     if k_list:
-        with progress_bar("ablating", len(k_list) * (1 + n_random), quiet=json_out) as update:
-            res = cumulative_ablation(m, texts, emotion, hs, k_list, mode=mode, means=means, n_random=n_random, seed=seed, progress=update)
+        with progress_bar("ablating", 1, quiet=json_out) as update:
+            res = cumulative_ablation(m, texts, emotion, hs, k_list, mode=mode, reference=reference, n_random=n_random,
+                                      metric=metric, seed=seed, progress=update)
         res.save(ctx.path)
         summary = {"run_dir": str(ctx.path), **res.to_dict()}
         rows = [[r["k"], _est(r["top_effect"]), _est(r["random_effect"]), f"{r['random_draw_min']:.4f} .. {r['random_draw_max']:.4f}",
-                 _est(r["top_minus_random"]), r["p_draws"]] for r in summary["rows"]]
+                 _est(r["top_minus_random"]), f"{r['p_draws']:.3g} (floor {r['p_floor']:.3g})"] for r in summary["rows"]]
         cols = ["k", "Δ top-k", f"Δ k random (mean of {n_random})", "random draws min .. max", "top − random", "p (vs draws)"]
     else:
-        single = ablate(m, texts, emotion, hs, mode=mode, means=means, seed=seed)
+        single = ablate(m, texts, emotion, hs, mode=mode, reference=reference, metric=metric, seed=seed)
         summary = {"run_dir": str(ctx.path), **single.to_dict(), "baseline": "unablated run (clean_metric)"}
         from interp.io import atomic_write_json
 
         atomic_write_json(ctx.path / "ablation.json", summary)
         rows = [[",".join(summary["heads"]), _est(summary["effect"]), _est(summary["clean_metric"])]]
         cols = ["heads", "Δ log P(emotion word)", "clean log P"]
+    summary["evaluated"] = {"n": len(texts), "ids": [r.id for r in recs],
+                            "reference": f"{len(neutral)} neutral sentences of the profile" if reference is not None else None}
     if generate:
         from circuits.generation_effects import ablation_generation_effect
         from interp.io import atomic_write_json
 
-        with progress_bar("generating", 2 + n_random, quiet=json_out) as update:
-            gen = ablation_generation_effect(m, _texts(ds, emotion, generate), emotion, hs, mode=mode, means=means,
-                                             n_random=n_random, max_new_tokens=max_new_tokens, seed=seed,
+        with progress_bar("generating", 2 + generate_random, quiet=json_out) as update:
+            gen = ablation_generation_effect(m, texts[:generate], emotion, hs, mode=mode, reference=reference,
+                                             n_random=generate_random, max_new_tokens=max_new_tokens, seed=seed,
                                              progress=lambda d, t: update(d))
         summary["generation"] = gen.to_dict()
         atomic_write_json(ctx.path / "ablation_generation.json", summary["generation"])
@@ -160,7 +193,7 @@ def ablate_cmd(model: str = ModelOpt, profile: str = ProfileOpt, emotion: str = 
     if json_out:
         emit_json(summary)
         return
-    console.print(table(f"{emotion}: {mode} ablation (Δ = ablated − clean, nats, 95% CI)", cols, rows))
+    console.print(table(f"{emotion}: {mode} ablation (Δ = ablated − clean, nats, 95% CI; n={len(texts)})", cols, rows))
     if generate:
         _print_generation(f"{emotion}: continuations of {generate} {emotion} sentences, ablated − clean (paired)", [summary["generation"]])
 
@@ -169,7 +202,9 @@ def patch_heads_cmd(model: str = ModelOpt, profile: str = ProfileOpt, emotion: s
                     screening: Path = ScreeningOpt,
                     modes: str = typer.Option("pattern_v,v_only,pattern_only,z", "--modes", help="Modes: pattern_v, v_only, pattern_only, z."),
                     positions: str = typer.Option("all", "--positions", help="'all' (equal lengths) or 'end' (mode z only)."),
-                    n_random: int = typer.Option(3, "--n-random", min=0, help="Random-head control draws (0 = none)."),
+                    n_random: int = typer.Option(100, "--n-random", min=0, help="Layer-matched random-head control draws (0 = none)."),
+                    metric: str = typer.Option("emotion_words", "--metric", help="emotion_words or contrast (whole words)."),
+                    generate_random: int = typer.Option(20, "--generate-random", min=0, help="Random heads for the --generate control."),
                     limit: int = typer.Option(None, "--limit", min=2, help="At most this many source/target pairs."),
                     generate: int = GenerateOpt, max_new_tokens: int = MaxNewTokensOpt,
                     runs_root: Path = RunsRootOpt, seed: int = SeedOpt, device: str = DeviceOpt, json_out: bool = JsonOpt) -> None:
@@ -177,7 +212,10 @@ def patch_heads_cmd(model: str = ModelOpt, profile: str = ProfileOpt, emotion: s
 
     --generate N also continues N patched neutral targets (patch on the prompt pass) and scores the text."""
     from circuits.head_patching import MODES, length_matched_pairs, patch_heads
+    from circuits.metrics import METRICS
 
+    if metric not in METRICS:
+        fail(f"unknown --metric {metric!r}; choose one of {', '.join(METRICS)}")
     mode_list = parse_str_list(modes) or []
     for md in mode_list:
         if md not in MODES:
@@ -185,10 +223,13 @@ def patch_heads_cmd(model: str = ModelOpt, profile: str = ProfileOpt, emotion: s
     ds = load_dataset(profile)
     m = load_model_cli(model, device, quiet=json_out)
     hs = _heads(m, heads, screening, emotion, 1)
-    src_all, tgt_all = _texts(ds, emotion, None), _texts(ds, "neutral", None)
+    src_all = [r.text for r in _checked_records(ds, emotion, None, screening, 2, "--limit")]
+    tgt_all = [r.text for r in _checked_records(ds, "neutral", None, screening, 2, "--limit")]
     pairs = length_matched_pairs(m, src_all, tgt_all)[: limit or None]
-    if not pairs:
-        fail(f"no {emotion} sentence has a neutral sentence of the same token length")
+    from interp.splits import require_count
+
+    require_count(len(pairs), max(2, min(generate, limit or generate)), what=f"{emotion}/neutral pairs of equal token length",
+                  split="evaluation", fix="lower --generate / --limit or use a larger --profile")
     src, tgt = [src_all[i] for i, _ in pairs], [tgt_all[j] for _, j in pairs]
     ctx = RunContext.create("patch-heads", {"model": model, "emotion": emotion, "heads": [f"L{l}H{h}" for l, h in hs],
                                             "modes": mode_list, "positions": positions, "n_pairs": len(pairs)}, root=runs_root, seed=seed)
@@ -196,7 +237,8 @@ def patch_heads_cmd(model: str = ModelOpt, profile: str = ProfileOpt, emotion: s
     results = []
     with progress_bar("patching", len(mode_list), quiet=json_out) as update:
         for i, md in enumerate(mode_list):
-            results.append(patch_heads(m, src, tgt, emotion, hs, mode=md, positions=positions, n_random=n_random, seed=seed).to_dict())
+            results.append(patch_heads(m, src, tgt, emotion, hs, mode=md, positions=positions, n_random=n_random, metric=metric,
+                                       seed=seed).to_dict())
             update(i + 1)
     gens = []
     if generate:
@@ -204,7 +246,7 @@ def patch_heads_cmd(model: str = ModelOpt, profile: str = ProfileOpt, emotion: s
 
         with progress_bar("generating", min(generate, len(src)), quiet=json_out) as update:
             gens = [g.to_dict() for g in patching_generation_effects(m, src[:generate], tgt[:generate], emotion, hs, modes=mode_list,
-                                                                     n_random=n_random, max_new_tokens=max_new_tokens, seed=seed,
+                                                                     n_random=generate_random, max_new_tokens=max_new_tokens, seed=seed,
                                                                      progress=update)]
     from interp.io import atomic_write_json
 
@@ -219,8 +261,9 @@ def patch_heads_cmd(model: str = ModelOpt, profile: str = ProfileOpt, emotion: s
         emit_json(summary)
         return
     console.print(table(f"{emotion}: patching {', '.join(summary['heads'])} ({len(pairs)} pairs; Δ = patched − target, nats)",
-                        ["mode", "Δ (95% CI)", "random heads Δ", "source − target", "fraction of gap"],
+                        ["mode", "Δ (95% CI)", "random heads Δ", "p (floor)", "source − target", "fraction of gap"],
                         [[r["mode"], _est(r["effect"]), _est(r["random_head_effect"]) if r["random_head_effect"] else "-",
+                          f"{r['p_draws']:.3g} ({r['p_floor']:.3g})" if r["p_draws"] is not None else "-",
                           _est(r["source_minus_target"]), r["fraction_of_gap"]] for r in results]))
     if gens:
         _print_generation(f"{emotion}: continuations of {gens[0]['n_prompts']} patched neutral sentences, patched − unpatched (paired)", gens)

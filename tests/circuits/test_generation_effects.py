@@ -24,6 +24,10 @@ def test_ablating_a_live_head_changes_generations(tiny_model):
                                      max_new_tokens=6)
     assert any(x["clean"] != x["intervened"] for x in res.examples)
     assert len(res.random_draw_effects) == 1 and len(res.random_draw_heads[0]) == 4
+    # layer-matched control: two heads per layer, never the ablated ones; the p floor is stated next to the p
+    assert sorted(l for l, _ in res.random_draw_heads[0]) == [0, 0, 1, 1]
+    assert not set(res.random_draw_heads[0]) & {(0, 0), (0, 1), (1, 0), (1, 1)}
+    assert res.config["p_floor"] == 0.5 and "not a headline" in res.config["p_draws_text"]
 
 
 @pytest.mark.parametrize("mode", ["pattern_v", "v_only", "pattern_only", "z"])
@@ -94,3 +98,17 @@ def test_patching_every_head_moves_neutral_continuations_toward_gratitude(real_m
                                      heads, mode="z", n_random=0, max_new_tokens=12)
     assert res.effect["vader_compound"].lo > 0
     assert res.treated_mean["vader_compound"] > res.clean_mean["vader_compound"]
+
+
+def test_generation_controls_batched_equal_one_set_per_call(tiny_model):
+    """Random head sets stacked along the batch (per-row masks) generate what each set generates alone."""
+    from circuits.ablation import ablation_reference
+
+    ref = ablation_reference(tiny_model, ["the cat sat", "a bus came by today"])
+    kw = dict(n_random=3, max_new_tokens=5, seed=2)
+    a = ablation_generation_effect(tiny_model, TGT, "gratitude", [(1, 0)], mode="mean", reference=ref, max_rows=64, **kw)
+    b = ablation_generation_effect(tiny_model, TGT, "gratitude", [(1, 0)], mode="mean", reference=ref, max_rows=3, **kw)
+    assert a.continuations == b.continuations and a.random_draw_effects == b.random_draw_effects
+    p = patching_generation_effect(tiny_model, SRC, TGT, "gratitude", [(1, 3)], mode="v_only", max_rows=64, **kw)
+    q = patching_generation_effect(tiny_model, SRC, TGT, "gratitude", [(1, 3)], mode="v_only", max_rows=3, **kw)
+    assert p.continuations == q.continuations and p.random_draw_effects == q.random_draw_effects

@@ -82,21 +82,30 @@ def test_patch_heads_bad_input_counts_and_modes(tiny_model):
         patch_heads(tiny_model, SRC, TGT, "gratitude", [(5, 0)], mode="z")
 
 
-@pytest.mark.parametrize("mode", ["v_only", "z"])
-def test_patch_heads_effect_and_random_control_match_patched_logits(tiny_model, mode):
-    """The batched effect and the random-head control (shared source cache) equal separate patched_logits runs."""
-    from circuits.metrics import emotion_logprob, emotion_token_ids
+@pytest.mark.parametrize("mode", ["v_only", "z", "pattern_only"])
+def test_patch_heads_batched_random_control_equals_one_set_at_a_time(tiny_model, mode):
+    """The random-head control (draws stacked along the batch, per-row head masks) equals patching each set alone."""
+    res = patch_heads(tiny_model, SRC, TGT, "gratitude", [(1, 2)], mode=mode, n_random=3, batch_size=2, seed=3)
+    assert len(res.random_heads) == 3 and all(len(hs) == 1 and hs[0] != (1, 2) for hs in res.random_heads)
+    for hs, eff in zip(res.random_heads, res.random_draw_effects):
+        assert patch_heads(tiny_model, SRC, TGT, "gratitude", hs, mode=mode).effect.value == pytest.approx(eff, abs=1e-5)
+    assert res.p.p_floor == pytest.approx(1 / 4) and res.p.p >= res.p.p_floor
 
-    ids = emotion_token_ids(tiny_model, "gratitude")
-    res = patch_heads(tiny_model, SRC, TGT, "gratitude", [(1, 2)], mode=mode, n_random=2, batch_size=1, seed=3)
-    assert len(res.random_heads) == 2 and all(len(hs) == 1 for hs in res.random_heads)
 
-    def effect(heads):
-        _, tl, pl, _, tb = patched_logits(tiny_model, SRC, TGT, heads, mode=mode)
-        return float((emotion_logprob(pl, tb.end_positions, ids) - emotion_logprob(tl, tb.end_positions, ids)).mean())
+def test_patch_heads_effect_matches_word_metric_of_patched_logits(tiny_model):
+    """The effect equals the whole-word metric of a patched run computed independently (hooks on the prompt only)."""
+    from circuits.head_patching import _HeadPatcher, run_source  # noqa: PLC2701
+    from circuits.metrics import emotion_words, word_logprob
+    from interp.positions import tokenize_batch
 
-    assert res.effect.value == pytest.approx(effect([(1, 2)]), abs=1e-5)
-    assert res.random_effect.value == pytest.approx(sum(effect(hs) for hs in res.random_heads) / 2, abs=1e-5)
+    res = patch_heads(tiny_model, SRC, TGT, "gratitude", [(0, 1), (1, 3)], mode="z")
+    sb, tb = tokenize_batch(tiny_model, SRC, padding_side="left"), tokenize_batch(tiny_model, TGT, padding_side="left")
+    _, cache = run_source(tiny_model, sb, [0, 1])
+    ws = emotion_words(tiny_model, "gratitude")
+    p = word_logprob(tiny_model, tb.tokens, tb.attention_mask, ws,
+                     prompt_hooks=_HeadPatcher(tiny_model, cache, sb, tb, "z", "all").hooks([(0, 1), (1, 3)]))
+    t = word_logprob(tiny_model, tb.tokens, tb.attention_mask, ws)
+    assert res.effect.value == pytest.approx(float((p - t).mean()), abs=1e-5) and res.effect.value != 0
 
 
 def test_length_matched_pairs_equal_lengths(tiny_model):
@@ -115,7 +124,7 @@ def test_patch_heads_real_model_effect_and_identity(real_model):
     src, tgt = [src_all[i] for i, _ in pairs], [tgt_all[j] for _, j in pairs]
     same = patch_heads(real_model, tgt, tgt, "gratitude", [(14, 0)], mode="v_only")
     assert abs(same.effect.value) < 1e-4
-    res = patch_heads(real_model, src, tgt, "gratitude", [(14, 0), (13, 6)], mode="z", n_random=1)
-    assert res.n_pairs == len(pairs) and res.effect.value != 0
+    res = patch_heads(real_model, src, tgt, "gratitude", [(14, 0), (13, 6)], mode="z", n_random=4)
+    assert res.n_pairs == len(pairs) and res.effect.value != 0 and len(res.random_draw_effects) == 4
     assert res.gap.value > 0  # gratitude sentences make gratitude words likelier than neutral ones
     assert res.random_effect is not None

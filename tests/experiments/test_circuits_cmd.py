@@ -35,12 +35,17 @@ def test_ablate_cmd_cumulative_and_single(screening, tmp_path):
     out = _json(runner.invoke(app, ["ablate", "--model", "tiny", "--emotion", "gratitude", "--screening", d["screening"],
                                     "--ks", "1,2", "--n-random", "1", "--limit", "4", "--runs-root", str(tmp_path), "--json"]))
     assert [r["k"] for r in out["rows"]] == [1, 2]
+    assert out["rows"][0]["p_floor"] == 0.5 and out["evaluated"]["n"] == 4
+    out = _json(runner.invoke(app, ["ablate", "--model", "tiny", "--emotion", "gratitude", "--screening", d["screening"],
+                                    "--ks", "1", "--n-random", "3", "--mode", "resample", "--limit", "4", "--runs-root", str(tmp_path),
+                                    "--json"]))
+    assert out["rows"][0]["n_random_draws"] == 3 and out["evaluated"]["reference"].startswith("70 neutral")
     out = _json(runner.invoke(app, ["ablate", "--model", "tiny", "--emotion", "gratitude", "--screening", d["screening"],
                                     "--ks", "1,2", "--n-random", "1", "--limit", "4", "--generate", "3", "--max-new-tokens", "3",
                                     "--runs-root", str(tmp_path), "--json"]))
     g = out["generation"]
     assert g["n_prompts"] == 3 and len(g["heads"]) == 2 and set(g["effect"]) == {"vader_compound", "vader_neg", "kw_gratitude"}
-    assert len(g["random_draw_effects"]) == 1 and len(g["continuations"]["intervened"]) == 3
+    assert len(g["continuations"]["intervened"]) == 3
     out = _json(runner.invoke(app, ["ablate", "--model", "tiny", "--heads", "L0H1,L1H0", "--mode", "mean", "--limit", "4",
                                     "--runs-root", str(tmp_path), "--json"]))
     assert out["heads"] == ["L0H1", "L1H0"] and "effect" in out
@@ -71,7 +76,9 @@ def test_ovqk_and_attention_view_cmd(screening, tmp_path):
 
 @pytest.mark.parametrize("args, msg", [
     (["ablate", "--heads", "L0H9"], "out of range"),
-    (["ablate", "--heads", "L0H1", "--mode", "resample"], "unknown ablation mode"),
+    (["ablate", "--heads", "L0H1", "--mode", "shuffle"], "unknown ablation mode"),
+    (["ablate", "--heads", "L0H1", "--generate", "500"], "the evaluation split has 70 gratitude sentences; 500 are needed"),
+    (["patch-heads", "--heads", "L0H1", "--generate", "500"], "the evaluation split has"),
     (["patch-heads", "--heads", "L0H1", "--modes", "q_only"], "unknown head-patching mode"),
     (["patch-heads", "--heads", "L0H1", "--modes", "v_only", "--positions", "end"], "only works with mode 'z'"),
 ])
@@ -96,3 +103,21 @@ def test_circuits_cmd_screening_of_another_model_fails_clearly(tmp_path):
                             "--runs-root", str(tmp_path)], capture_output=True, text=True, timeout=300)
         assert r.returncode == 2, r.stderr
         assert "L14H0" in r.stderr and "smollm2-135m" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_circuits_cmd_evaluation_overlapping_selection_fails(tmp_path):
+    """A screening that selected heads on the very sentences to be evaluated: one error line, exit 2."""
+    from interp.datasets import load_dataset
+
+    ids = [r.id for r in load_dataset("baseline").by_emotion("gratitude")][:5]
+    n_l, n_h = 2, 4
+    zeros = [[[0.0] * n_h for _ in range(n_l)]]
+    delta = [[[0.1 * (l * n_h + h) for h in range(n_h)] for l in range(n_l)]]
+    path = tmp_path / "screening.json"
+    path.write_text(json.dumps({"emotions": ["gratitude"], "delta": delta, "lo": zeros, "hi": zeros, "p": zeros, "p_holm": zeros,
+                                "n_emotion": [70], "n_neutral": 70, "config": {"model": "tiny", "selection_ids": ids}}))
+    for cmd in (["ablate", "--ks", "1"], ["patch-heads"]):
+        r = subprocess.run([sys.executable, "-m", "experiments.cli", *cmd, "--screening", str(path), "--model", "tiny",
+                            "--runs-root", str(tmp_path)], capture_output=True, text=True, timeout=300)
+        assert r.returncode == 2, r.stderr
+        assert "overlap" in r.stderr and ids[0] in r.stderr and "Traceback" not in r.stderr

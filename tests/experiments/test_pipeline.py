@@ -109,6 +109,17 @@ def test_pipeline_runs_every_phase_with_headlines(full_run):
     top = ScreeningResult.load(run / "screen").top(ScreeningResult.load(run / "screen").emotions[0], 3)
     abl = json.loads((run / "ablate" / "ablation_gratitude.json").read_text())
     assert abl["ranked_heads"] == [r["name"] for r in ScreeningResult.load(run / "screen").top("gratitude", 3)]
+    # Ablation and patching are measured on the evaluation split, disjoint from the selection split (heads, reference).
+    manifest = json.loads((run / "manifest.json").read_text())
+    from interp.datasets import load_dataset
+    from interp.splits import split_dataset
+
+    sel_ids = {r.id for r in split_dataset(load_dataset("baseline"), fraction=0.5, seed=0).selection.records}
+    sel_ids |= set(ScreeningResult.load(run / "screen").config.get("selection_ids") or [])
+    pat = json.loads((run / "patch_heads" / "head_patching_gratitude.json").read_text())["split"]
+    evaluated = set(abl["split"]["ids"]) | set(pat["source_ids"]) | set(pat["target_ids"])
+    assert abl["split"]["evaluated_on"] == "evaluation" and evaluated and not evaluated & sel_ids
+    assert manifest["split"]["evaluation"]["n"] >= len(evaluated)
     assert top and (run / "vectors" / "vectors" / "sentence_end_neutral.safetensors").exists()
     assert json.loads((run / "sweep" / "examples.json").read_text())
     assert list((run / "screen" / "views").glob("*.cv.json"))
