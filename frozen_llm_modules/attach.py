@@ -39,6 +39,7 @@ class EmotionalLLM:
 
     def __init__(self, model, *, prefix=None, adapter=None, steering=None, reward=None):
         self.model = model
+        check_attach_provenance(model, [prefix, adapter, steering, reward])
         self.modules = {k: m for k, m in (("prefix", prefix), ("adapter", adapter), ("steering", steering)) if m is not None}
         self.reward = reward
         self.enabled = {k: True for k in self.modules}
@@ -208,6 +209,22 @@ class EmotionalLLM:
             row = row[: row.index(eos)] if eos in row else row
             texts.append(self.model.tokenizer.decode(row, skip_special_tokens=True).strip())
         return texts
+
+
+def check_attach_provenance(model, modules) -> None:
+    """Refuse to attach loaded modules (those carrying ``provenance``) to a model other than their base, or to
+    base weights that changed since training; the weights are hashed once for all modules."""
+    from frozen_llm_modules.persistence import check_provenance
+    from interp.models import weights_hash
+
+    current = None
+    for m in modules:
+        prov = getattr(m, "provenance", None)
+        if not prov or prov.get("allow_other_model"):
+            continue
+        if current is None and prov.get("base_weights_hash"):
+            current = weights_hash(model)
+        check_provenance(prov, model, where=prov.get("where", "the module"), current_hash=current)
 
 
 def trainable_parameters(module) -> int:

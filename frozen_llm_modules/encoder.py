@@ -6,11 +6,17 @@ Signals (each in [0, 1]):
 * ``negative_feedback`` / ``positive_feedback`` — share of −1 / +1 among the last ``window`` feedbacks;
 * ``novelty`` — 1 − max cosine similarity of the query embedding to the memory's episodes;
 * ``repeat_unsatisfied`` — max cosine similarity of the query to recent queries that got −1;
-* ``failures`` — share of the last ``window`` turns reported as failures.
+* ``failures`` — share of the last ``window`` turns reported as failures;
+* ``recalled_fear`` … ``recalled_joy``, ``recalled_negative`` — what the emotional memory recalls for this
+  context (:meth:`~frozen_llm_modules.memory.EmotionalMemory.recall`: the stored states of the episodes
+  whose text is nearest, scaled by that similarity, and the same weighting of their negative rewards);
+  0 without a memory or when nothing similar is stored.
 
 Default rule (the trainable linear map's initial weights, output clipped to [0, 1]):
-fear = 0.5·entropy + 0.5·negative_feedback; curiosity = novelty;
-frustration = 0.6·repeat_unsatisfied + 0.4·failures; joy = positive_feedback.
+fear = 0.5·entropy + 0.5·negative_feedback + 0.5·recalled_fear + 0.25·recalled_negative;
+curiosity = novelty (a recalled context is by definition not novel, so recalled_curiosity starts at weight 0);
+frustration = 0.6·repeat_unsatisfied + 0.4·failures + 0.5·recalled_frustration; joy = positive_feedback + 0.5·recalled_joy.
+Encoders saved before the recall signals existed load with zero weights on them.
 Phase 1 (:meth:`EmotionEncoder.fit`) refits the map on labelled (signals, state) pairs.
 """
 
@@ -23,9 +29,12 @@ from torch import nn
 
 from frozen_llm_modules.state import EMOTIONS, EmotionalState
 
-SIGNALS = ("entropy", "negative_feedback", "positive_feedback", "novelty", "repeat_unsatisfied", "failures")
-RULE = {"fear": {"entropy": 0.5, "negative_feedback": 0.5}, "curiosity": {"novelty": 1.0},
-        "frustration": {"repeat_unsatisfied": 0.6, "failures": 0.4}, "joy": {"positive_feedback": 1.0}}
+RECALL_SIGNALS = ("recalled_fear", "recalled_curiosity", "recalled_frustration", "recalled_joy", "recalled_negative")
+SIGNALS = ("entropy", "negative_feedback", "positive_feedback", "novelty", "repeat_unsatisfied", "failures", *RECALL_SIGNALS)
+RULE = {"fear": {"entropy": 0.5, "negative_feedback": 0.5, "recalled_fear": 0.5, "recalled_negative": 0.25},
+        "curiosity": {"novelty": 1.0},
+        "frustration": {"repeat_unsatisfied": 0.6, "failures": 0.4, "recalled_frustration": 0.5},
+        "joy": {"positive_feedback": 1.0, "recalled_joy": 0.5}}
 
 
 @dataclass
@@ -79,7 +88,11 @@ class EmotionEncoder(nn.Module):
         return self.linear(signals).clamp(0.0, 1.0)
 
     def signals(self, model, text: str, conv: Conversation, memory=None) -> dict[str, float]:
+        """The signals of :data:`SIGNALS` for ``text`` (plus ``_embedding`` and ``_recall``, the memory's :class:`Recall`)."""
+        from frozen_llm_modules.memory import Recall
+
         ent, emb = query_signals(model, text)
+        rec = memory.recall(text) if memory is not None else Recall.nothing()
         recent = conv.turns[-conv.window:]
         n = max(len(recent), 1)
         unsat = [t[0] for t in conv.turns[-conv.window:] if t[1] < 0]
@@ -90,12 +103,15 @@ class EmotionEncoder(nn.Module):
             "novelty": memory.novelty(emb) if memory is not None else 1.0,
             "repeat_unsatisfied": max((max(_cos(emb, u), 0.0) for u in unsat), default=0.0),
             "failures": sum(t[2] for t in recent) / n,
+            **{f"recalled_{e}": getattr(rec.state, e) for e in EMOTIONS},
+            "recalled_negative": rec.negative,
             "_embedding": emb,
+            "_recall": rec,
         }
 
     @torch.no_grad()
     def encode(self, signals: dict[str, float]) -> EmotionalState:
-        x = torch.tensor([[float(signals[s]) for s in SIGNALS]])
+        x = torch.tensor([[float(signals.get(s, 0.0)) for s in SIGNALS]])
         v = self(x)[0].tolist()
         return EmotionalState(**{e: float(min(max(x_, 0.0), 1.0)) for e, x_ in zip(EMOTIONS, v)})
 

@@ -63,13 +63,15 @@ def compare_marker(emotion: str, a: np.ndarray, b: np.ndarray, texts: list[str],
     return StyleResult(emotion, mk, float(b.mean()), float(a.mean()), d.value, d.lo, d.hi, float(p), coh, t.lo, t.hi)
 
 
-def style_results(responses: dict[str, list[str]], *, n_boot: int = 2000, seed: int = 0) -> list[StyleResult]:
-    """Paired (same prompt) module − base difference of each emotion's target marker, with bootstrap CI and permutation p."""
+def style_results(responses: dict[str, list[str]], *, n_boot: int = 2000, seed: int = 0, legacy: bool = False) -> list[StyleResult]:
+    """Paired (same prompt) module − base difference of each emotion's target marker, with bootstrap CI and permutation p.
+
+    ``legacy`` scores with the first corpus's template-word lexicons (to set old numbers beside new ones)."""
     res = []
     for e in EMOTIONS:
         mk = TARGET_MARKER[e]
-        a = np.array([markers(t).get(mk) for t in responses[e]])
-        b = np.array([markers(t).get(mk) for t in responses["base"]])
+        a = np.array([markers(t, legacy=legacy).get(mk) for t in responses[e]])
+        b = np.array([markers(t, legacy=legacy).get(mk) for t in responses["base"]])
         res.append(compare_marker(e, a, b, responses[e], n_boot=n_boot, seed=seed))
     return res
 
@@ -138,9 +140,9 @@ def rerank_results(llm, rm, prompts: list[str], *, pool: str = "hinted", n: int 
     return res, picks
 
 
-def all_marker_table(responses: dict[str, list[str]]) -> dict[str, dict[str, float]]:
-    """Mean of every marker per condition (for the report's full table)."""
-    return {c: {m: float(np.mean([markers(t).get(m) for t in ts])) for m in MARKERS} for c, ts in responses.items()}
+def all_marker_table(responses: dict[str, list[str]], *, legacy: bool = False) -> dict[str, dict[str, float]]:
+    """Mean of every marker per condition (for the report's full table); ``legacy``: the old template-word lexicons."""
+    return {c: {m: float(np.mean([markers(t, legacy=legacy).get(m) for t in ts])) for m in MARKERS} for c, ts in responses.items()}
 
 
 @torch.no_grad()

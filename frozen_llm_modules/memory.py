@@ -3,9 +3,17 @@
 SQLite in WAL mode with ``synchronous=FULL``: each :meth:`EmotionalMemory.add` is one
 transaction, so a committed episode survives a process crash and a crash in the middle of
 a write rolls back only the uncommitted episode.
+
+Recall that acts (:meth:`EmotionalMemory.recall`): the episodes whose *text* is nearest to the new
+context give their stored states and rewards to the emotion encoder (its ``recalled_*`` signals), in
+chat and in the online loop. Nearness is the Jaccard overlap of content words, not the embeddings'
+cosine: mean residual embeddings are anisotropic (on smollm2-135m unrelated queries have cosine
+0.87–0.91 and paraphrases 0.92–0.95), so a cosine threshold would not separate "the same situation
+again" from "any query"; content-word overlap does, and is model independent.
 """
 
 import json
+import re
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -27,6 +35,45 @@ CREATE TABLE IF NOT EXISTS episodes (
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+
+
+#: Function words ignored by :func:`text_similarity`.
+STOPWORDS = frozenset("""a an the and or but if then so to of in on at for with from by about as is are was were be been being
+am do does did doing have has had i me my mine you your yours he him his she her it its we us our they them their this that
+these those what which who whom how why when where can could will would should shall may might must not no yes just very
+still again too also any some all each more most other there here up down out over under into than once only own same""".split())
+_WORDS = re.compile(r"[a-z0-9]+")
+
+
+def content_words(text: str) -> frozenset[str]:
+    """Lower-cased words minus :data:`STOPWORDS`, with a plural/verb ``s`` stripped (``prints`` ~ ``print``)."""
+    ws = (w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in _WORDS.findall(text.lower()))
+    return frozenset(w for w in ws if w not in STOPWORDS and len(w) > 1)
+
+
+def text_similarity(a: str, b: str) -> float:
+    """Jaccard overlap of the two texts' content words, in [0, 1] (0 when either has none)."""
+    ca, cb = content_words(a), content_words(b)
+    return len(ca & cb) / len(ca | cb) if ca and cb else 0.0
+
+
+@dataclass(frozen=True)
+class Recall:
+    """What the memory recalls for a context: confidence-scaled state of the nearest episodes.
+
+    ``state``: similarity-weighted mean stored state of the recalled episodes, times the best similarity
+    (an exact repeat recalls the stored state, a loose match a fraction of it); ``negative``: the same
+    weighting of ``reward < 0``; ``similarity``: the best match's; ``episode_ids``: the episodes used.
+    """
+
+    state: EmotionalState
+    negative: float
+    similarity: float
+    episode_ids: tuple[int, ...]
+
+    @classmethod
+    def nothing(cls) -> "Recall":
+        return cls(EmotionalState.neutral(), 0.0, 0.0, ())
 
 
 @dataclass(frozen=True)
@@ -132,6 +179,22 @@ class EmotionalMemory:
         vals = np.array([[getattr(h.state, e) for e in EMOTIONS] for h in hits])
         mean = np.clip((w[:, None] * vals).sum(0) / w.sum(), 0, 1)
         return EmotionalState(**{e: float(v) for e, v in zip(EMOTIONS, mean)})
+
+    def recall(self, text: str, *, k: int = 3, min_similarity: float = 0.2) -> Recall:
+        """The :class:`Recall` of the ``k`` stored episodes whose text is nearest to ``text`` (Jaccard of content
+        words ≥ ``min_similarity``); :meth:`Recall.nothing` when none qualifies."""
+        eps = self.episodes()
+        scored = sorted(((text_similarity(text, e.text), e) for e in eps), key=lambda x: -x[0])
+        hits = [(sim, e) for sim, e in scored[:k] if sim >= min_similarity]
+        if not hits:
+            return Recall.nothing()
+        w = np.array([sim for sim, _ in hits])
+        best = float(w.max())
+        vals = np.array([[getattr(e.state, em) for em in EMOTIONS] for _, e in hits])
+        mean = np.clip((w[:, None] * vals).sum(0) / w.sum() * best, 0, 1)
+        neg = float((w * np.array([e.reward < 0 for _, e in hits])).sum() / w.sum() * best)
+        return Recall(EmotionalState(**{em: float(v) for em, v in zip(EMOTIONS, mean)}), neg, best,
+                      tuple(e.id for _, e in hits))
 
     def close(self) -> None:
         self.conn.close()

@@ -14,6 +14,10 @@ class ModuleError(ConfigError):
     """A module file, kind, state or base-model mismatch is invalid (message says how to fix it)."""
 
 
+class ModuleProvenanceError(ModuleError):
+    """A module meets a base model other than the one it was trained on (name, source hash or weight hash)."""
+
+
 @dataclass(frozen=True)
 class EmotionalState:
     """Fear, curiosity, frustration and joy, each in [0, 1]; all zero is the neutral state."""

@@ -4,19 +4,15 @@ Gradients flow through the frozen model's activations to the module parameters o
 parameters never require grad (checked before training starts).
 """
 
-import json
 import random
 import time
 from dataclasses import asdict, dataclass
-from importlib import resources
-
 import torch
 
-from frozen_llm_modules.state import EMOTIONS, EmotionalState, ModuleError
+from frozen_llm_modules.state import EMOTIONS, EmotionalState, ModuleError, ModuleProvenanceError
+from frozen_llm_modules.style_corpus import (N_HELDOUT_TEMPLATES, N_HELDOUT_TOPICS, STYLE_EMOTION, heldout_prompts,  # noqa: F401
+                                            load_paraphrases, load_style_corpus, split_corpus)
 
-#: Style in the corpus → emotion whose high state should produce it.
-STYLE_EMOTION = {"fear": "fear", "curiosity": "curiosity", "frustration": "frustration", "joy": "joy"}
-N_HELDOUT_TOPICS = 10
 #: Adam learning rates per module kind (chosen for ~50 steps of batch 4 on a 2-core CPU).
 DEFAULT_LR = {"steering": 0.05, "adapter": 2e-3, "prefix": 3e-2}
 #: Default optimiser steps per kind (reward: full-batch steps of its small head).
@@ -62,35 +58,6 @@ def kl_to_base(llm, texts: list[str]) -> torch.Tensor:
     return (kl * m).sum() / m.sum()
 
 
-def load_style_corpus(path=None) -> list[dict]:
-    """Rows ``{style, prompt, response}``; default the shipped ``data/style_corpus.jsonl``."""
-    text = (resources.files("frozen_llm_modules") / "data" / "style_corpus.jsonl").read_text() if path is None else open(path).read()
-    rows = []
-    for i, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            r = json.loads(line)
-        except json.JSONDecodeError:
-            raise ModuleError(f"style corpus line {i} is not JSON") from None
-        if not {"style", "prompt", "response"} <= set(r) or r["style"] not in STYLE_EMOTION:
-            raise ModuleError(f"style corpus line {i} needs style (one of {list(STYLE_EMOTION)}), prompt, response")
-        rows.append(r)
-    return rows
-
-
-def split_corpus(rows: list[dict]) -> tuple[list[dict], list[dict]]:
-    """Train / held-out split by topic: the last :data:`N_HELDOUT_TOPICS` topics (3 paraphrases each) are held out."""
-    prompts = list(dict.fromkeys(r["prompt"] for r in rows))
-    held = set(prompts[-3 * N_HELDOUT_TOPICS:])
-    return [r for r in rows if r["prompt"] not in held], [r for r in rows if r["prompt"] in held]
-
-
-def heldout_prompts(rows: list[dict] | None = None) -> list[str]:
-    _, held = split_corpus(rows or load_style_corpus())
-    return list(dict.fromkeys(r["prompt"] for r in held))
-
-
 @dataclass(frozen=True)
 class TrainReport:
     kind: str
@@ -117,6 +84,14 @@ def assert_frozen(model) -> None:
     bad = [n for n, p in model.named_parameters() if p.requires_grad]
     if bad:
         raise ModuleError(f"base model has {len(bad)} trainable parameters (e.g. {bad[0]}); load it with interp.models.load_model")
+
+
+def check_unchanged(before: str, after: str, model) -> None:
+    """Refuse a training run during which the frozen base's weight hash changed (its modules would not fit it)."""
+    if before != after:
+        raise ModuleProvenanceError(
+            f"the frozen {model.ec_info.name!r} weights changed during training (hash {before[:12]} -> {after[:12]}); "
+            "something wrote to the base model: reload it with interp.models.load_model and train again")
 
 
 def train_behaviour(llm, kind: str, rows: list[dict], *, steps: int = 40, batch_size: int = 4, lr: float | None = None,
@@ -175,9 +150,11 @@ def train_behaviour(llm, kind: str, rows: list[dict], *, steps: int = 40, batch_
     llm.set_state(EmotionalState.neutral())
     n_train, n_base = trainable_parameters(module), base_parameters(model)
     assert_frozen(model)
+    h1 = weights_hash(model)
+    check_unchanged(h0, h1, model)
     k = max(1, min(5, steps // 5))
     return TrainReport(kind, steps, batch_size, lr, round(secs, 1), n_train, n_base, n_train / n_base,
-                       sum(losses[:k]) / k, sum(losses[-k:]) / k, [round(x, 4) for x in losses], h0, weights_hash(model),
+                       sum(losses[:k]) / k, sum(losses[-k:]) / k, [round(x, 4) for x in losses], h0, h1,
                        kl_weight, sum(kls[-k:]) / k if kls else float("nan"))
 
 

@@ -46,7 +46,8 @@ def train_module(
     from frozen_llm_modules.prefix import EmotionalPrefix
     from frozen_llm_modules.reward import EmotionalRewardModel, corpus_features, heldout_metrics
     from frozen_llm_modules.steering_module import EmotionSteeringModule
-    from frozen_llm_modules.training import DEFAULT_KL, DEFAULT_STEPS, load_style_corpus, split_corpus, train_behaviour
+    from frozen_llm_modules.training import (DEFAULT_KL, DEFAULT_STEPS, check_unchanged, load_paraphrases, load_style_corpus,
+                                             split_corpus, train_behaviour)
     from interp.models import weights_hash
     from interp.run_context import RunContext, set_seed
 
@@ -72,19 +73,25 @@ def train_module(
         torch.manual_seed(seed)
         losses = rm.fit(*train_x, steps=steps, balance=True)
         metrics = heldout_metrics(rm, *held_x, seed=seed)
+        para_x = corpus_features(llm, load_paraphrases())
+        para_metrics = heldout_metrics(rm, *para_x, seed=seed)
         # control: the same model and steps trained on training labels shuffled across rows
         ctrl = EmotionalRewardModel.for_model(m)
         perm = torch.randperm(len(train_x[2]), generator=torch.Generator().manual_seed(seed))
         ctrl.fit(train_x[0], train_x[1], train_x[2][perm], steps=steps, balance=True)
         secs = time.perf_counter() - t0
+        h1 = weights_hash(m)
+        check_unchanged(h0, h1, m)
         n_train, n_base = trainable_parameters(rm), base_parameters(m)
         report = {"kind": kind, "steps": steps, "seconds": round(secs, 1), "trainable_params": n_train, "base_params": n_base,
                   "fraction": n_train / n_base, "loss_first": losses[0], "loss_last": losses[-1], "heldout": metrics,
                   "shuffled_label_control": heldout_metrics(ctrl, *held_x, seed=seed),
-                  "heldout_note": f"{len(held_rows)} held-out corpus responses (unseen topics) x 4 states; label 1 when the state "
-                                  "matches the response's style",
-                  "base_hash_before": h0, "base_hash_after": weights_hash(m)}
-        save_modules(out_dir, {"reward": rm}, m, extra={"train": report})
+                  "paraphrases": para_metrics, "paraphrases_shuffled_label_control": heldout_metrics(ctrl, *para_x, seed=seed),
+                  "heldout_note": f"{len(held_rows)} held-out corpus responses (held-out templates on held-out topics, neither seen "
+                                  "in training) x 4 states, and the free-written paraphrase set x 4 states; label 1 when the "
+                                  "state matches the response's style",
+                  "base_hash_before": h0, "base_hash_after": h1}
+        save_modules(out_dir, {"reward": rm}, m, extra={"train": report}, base_weights_hash=h0)
     else:
         if kind == "steering":
             mod = EmotionSteeringModule.for_model(m, layer=layer)
@@ -101,7 +108,8 @@ def train_module(
             rep = train_behaviour(llm, kind, train_rows, steps=steps, batch_size=batch_size, lr=lr, kl_weight=kl_weight, seed=seed,
                                   progress=update)
         report = rep.to_dict()
-        save_modules(out_dir, {kind: mod}, m, extra={"train": {k: v for k, v in report.items() if k != "losses"}})
+        save_modules(out_dir, {kind: mod}, m, extra={"train": {k: v for k, v in report.items() if k != "losses"}},
+                     base_weights_hash=rep.base_hash_before)
     report["weights_unchanged"] = report["base_hash_before"] == report["base_hash_after"]
     report["module_dir"] = str(out_dir)
     report["run_dir"] = str(ctx.path)
@@ -113,7 +121,12 @@ def train_module(
     console.print(table(f"train-module {kind}", ["key", "value"], [[k, v] for k, v in report.items() if k != "losses"]))
 
 
-def _load_modules(model_name: str | None, module_dirs: list[Path], device: str | None, quiet: bool):
+AllowOtherOpt = typer.Option(False, "--allow-other-model", help="Load modules trained on another base model (or on weights "
+                             "that have since changed) on purpose; by default that is refused.")
+
+
+def _load_modules(model_name: str | None, module_dirs: list[Path], device: str | None, quiet: bool,
+                  allow_other_model: bool = False):
     from frozen_llm_modules.persistence import load_modules, read_config
 
     if not module_dirs:
@@ -122,7 +135,7 @@ def _load_modules(model_name: str | None, module_dirs: list[Path], device: str |
     m = load_model_cli(base, device, quiet=quiet)
     mods = {}
     for d in module_dirs:
-        mods.update(load_modules(d, m))
+        mods.update(load_modules(d, m, allow_other_model=allow_other_model))
     return m, mods
 
 
@@ -134,6 +147,7 @@ def chat(
     memory: Path = typer.Option(None, "--memory", help="SQLite emotional memory file (created if missing)."),
     best_of: int = typer.Option(1, "--best-of", min=1, help="Sample N candidates and rerank with the reward module."),
     safety_bias: bool = typer.Option(True, "--safety-bias/--no-safety-bias", help="Bias toward hedge tokens when fear > 0.3."),
+    allow_other_model: bool = AllowOtherOpt,
     seed: int = SeedOpt,
     device: str = DeviceOpt,
 ) -> None:
@@ -144,7 +158,7 @@ def chat(
     from frozen_llm_modules.reward import best_of_n
 
     fixed = EmotionalState.parse(state) if state else None
-    m, mods = _load_modules(model, list(modules or []), device, quiet=True)
+    m, mods = _load_modules(model, list(modules or []), device, quiet=True, allow_other_model=allow_other_model)
     rm = mods.pop("reward", None)
     enc = mods.pop("encoder", None) or EmotionEncoder()
     if best_of > 1 and rm is None:
@@ -200,6 +214,7 @@ def eval_module(
     max_new_tokens: int = typer.Option(20, "--max-new-tokens", min=1),
     best_of: int = typer.Option(4, "--best-of", min=2, help="reward with --pool sampled: candidates per prompt the reward model reranks."),
     pool: str = typer.Option(None, "--pool", help="reward: candidates to rerank: 'modules' (the style module's answer at each state + the base's; default when one is given), 'hinted' (base answers to hidden style instructions; default otherwise) or 'sampled' (N base samples at T=0.9)."),
+    allow_other_model: bool = AllowOtherOpt,
     runs_root: Path = RunsRootOpt,
     seed: int = SeedOpt,
     device: str = DeviceOpt,
@@ -210,10 +225,11 @@ def eval_module(
     from frozen_llm_modules.attach import EmotionalLLM, base_parameters, trainable_parameters
     from frozen_llm_modules.evaluation import (SEED_FRACTIONS, all_marker_table, generate_conditions, neutral_perplexity,
                                                rerank_results, style_results)
+    from frozen_llm_modules.style_corpus import load_style_corpus, split_corpus, template_copy_rate
     from frozen_llm_modules.training import heldout_prompts, neutral_texts
     from interp.run_context import RunContext
 
-    m, mods = _load_modules(model, list(modules or []), device, quiet=json_out)
+    m, mods = _load_modules(model, list(modules or []), device, quiet=json_out, allow_other_model=allow_other_model)
     rm = mods.pop("reward", None)
     mods.pop("encoder", None)
     if not mods and rm is None:
@@ -239,6 +255,9 @@ def eval_module(
         texts = neutral_texts(split="heldout")[:n_texts]
         ppl = neutral_perplexity(llm, texts, seed=seed)
         summary.update(styles=[s.to_dict() for s in styles], markers=all_marker_table(resp), perplexity=ppl.to_dict(),
+                       styles_legacy_lexicons=[s.to_dict() for s in style_results(resp, seed=seed, legacy=True)],
+                       prompts_note="held-out topics' prompts (no training row uses these topics); markers from general lexicons",
+                       template_copy_rate={c: template_copy_rate(v, split_corpus(load_style_corpus())[0]) for c, v in resp.items()},
                        examples={k: v[:2] for k, v in resp.items()})
     rerank = []
     if rm is not None:
@@ -282,6 +301,7 @@ def adapt_module(
     n_candidates: int = typer.Option(4, "--n-candidates", min=2, help="Best-of-N candidates in the with-reward runs."),
     max_new_tokens: int = typer.Option(16, "--max-new-tokens", min=1),
     use_memory: bool = typer.Option(True, "--memory/--no-memory", help="Store episodes in a fresh SQLite emotional memory per run (curiosity = novelty against it)."),
+    allow_other_model: bool = AllowOtherOpt,
     runs_root: Path = RunsRootOpt,
     seed: int = SeedOpt,
     device: str = DeviceOpt,
@@ -300,7 +320,7 @@ def adapt_module(
 
     if marker not in MARKERS:
         raise ModuleError(f"--marker must be one of {', '.join(MARKERS)}, got {marker!r}")
-    m, mods = _load_modules(model, list(modules or []), device, quiet=json_out)
+    m, mods = _load_modules(model, list(modules or []), device, quiet=json_out, allow_other_model=allow_other_model)
     rm = mods.pop("reward", None)
     enc = mods.pop("encoder", None)
     ctx = RunContext.create("adapt-module", {"modules": [str(d) for d in modules], "marker": marker, "n_runs": n_runs,

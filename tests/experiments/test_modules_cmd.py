@@ -66,6 +66,7 @@ def test_eval_module_reports_styles_perplexity_and_params(steering_dir, tmp_path
     assert set(out["perplexity"]["by_state"]) == {"fear", "curiosity", "frustration", "joy"}
     assert out["perplexity"]["ratio"] == 1.0  # steering at the neutral state is the base model
     assert out["perplexity"]["n_texts"] == 2 and out["params"]["steering"]["trainable"] == 128
+    assert out["template_copy_rate"]["base"] == 0.0 and len(out["styles_legacy_lexicons"]) == 4
 
 
 @pytest.fixture(scope="module")
@@ -120,3 +121,38 @@ def test_eval_module_reranks_the_style_modules_answers_when_given_one(steering_d
     assert out["rerank_pool"] == "modules" and out["rerank_candidates"] == 5 and len(out["styles"]) == 4
     r = _cli("eval-module", "--modules", str(reward_dir), "--pool", "modules", "--n-prompts", "3")
     assert r.returncode == 2 and "needs a prefix, adapter or steering module" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_chat_reads_stored_frustration_from_memory(steering_dir, tmp_path, tiny_model):
+    """chat's first turn already carries the frustration of a stored episode for the same message."""
+    from frozen_llm_modules.encoder import query_signals
+    from frozen_llm_modules.memory import EmotionalMemory
+    from frozen_llm_modules.state import EmotionalState
+
+    frus = {}
+    for name, state in (("frustrated", EmotionalState(frustration=1.0)), ("calm", EmotionalState())):
+        db = tmp_path / f"{name}.db"
+        mem = EmotionalMemory(db, model_name="tiny")
+        mem.add("my code fails", query_signals(tiny_model, "my code fails")[1], state, -1.0)
+        mem.close()
+        r = _cli("chat", "--modules", str(steering_dir), "--max-new-tokens", "2", "--memory", str(db), stdin="my code fails\nquit\n")
+        assert r.returncode == 0, r.stderr
+        line = next(x for x in r.stdout.splitlines() if x.startswith("state:"))
+        frus[name] = float(line.split("frustration=")[1].split()[0])
+    assert frus["frustrated"] >= frus["calm"] + 0.4
+
+
+def test_module_provenance_refused_unless_allow_other_model(steering_dir, tmp_path):
+    import shutil
+
+    other = tmp_path / "other"
+    shutil.copytree(steering_dir, other)
+    cfg = json.loads((other / "modules.json").read_text())
+    (other / "modules.json").write_text(json.dumps(dict(cfg, base_weights_hash="f" * 64)))
+    r = _cli("eval-module", "--modules", str(other), "--n-prompts", "3", "--max-new-tokens", "1", "--n-texts", "2",
+             "--runs-root", str(tmp_path / "runs"))
+    assert r.returncode == 2 and "weights have changed" in r.stderr and "--allow-other-model" in r.stderr
+    assert "Traceback" not in r.stderr
+    r = _cli("eval-module", "--modules", str(other), "--allow-other-model", "--n-prompts", "3", "--max-new-tokens", "1",
+             "--n-texts", "2", "--runs-root", str(tmp_path / "runs"), "--json")
+    assert r.returncode == 0, r.stderr

@@ -75,3 +75,63 @@ def test_memory_rejects_corrupt_file(tmp_path):
     db.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(ModuleError, match="not a usable SQLite"):
         EmotionalMemory(db)
+
+
+def test_text_similarity_matches_content_words_only():
+    from frozen_llm_modules.memory import text_similarity
+
+    assert text_similarity("My printer still won't print.", "The printer won't print again!") > 0.5
+    assert text_similarity("My printer still won't print.", "How do I bake a cake?") == 0.0
+    assert text_similarity("the and of", "the and of") == 0.0  # function words alone match nothing
+
+
+def test_recall_returns_confidence_scaled_state_of_nearest_episode(tmp_path):
+    mem = EmotionalMemory(tmp_path / "m.db", model_name="tiny")
+    assert mem.recall("anything").episode_ids == ()
+    mem.add("my printer will not print pages", [1.0, 0.0], EmotionalState(frustration=0.8), -1.0)
+    mem.add("bake a chocolate cake", [0.0, 1.0], EmotionalState(joy=1.0), 1.0)
+    exact = mem.recall("my printer will not print pages")
+    assert exact.state.frustration == pytest.approx(0.8) and exact.state.joy == 0.0 and exact.negative == pytest.approx(1.0)
+    loose = mem.recall("printer broken")  # partial overlap: a fraction of the stored state
+    assert 0 < loose.state.frustration < 0.8 and loose.similarity < 1
+    assert mem.recall("learn to swim").episode_ids == ()
+
+
+def _frustration_steering(model, scale: float = 30.0):
+    import torch
+
+    from frozen_llm_modules import EmotionSteeringModule
+
+    st = EmotionSteeringModule.for_model(model)
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        v = torch.randn(model.cfg.d_model, generator=g)
+        st.vectors[2] = v / v.norm() * scale  # row 2 = frustration
+    return st
+
+
+@pytest.mark.real
+def test_stored_frustration_episode_changes_next_state_and_output(real_model, tmp_path):
+    """Memory that acts: the same query, once with a stored frustration episode for it and once with the same
+    episode stored as calm (control: identical text, embedding and novelty), gives a different encoded state and
+    a different generated answer with a steering module attached."""
+    from frozen_llm_modules.attach import EmotionalLLM
+    from frozen_llm_modules.encoder import Conversation, EmotionEncoder, query_signals
+
+    query = "My printer still won't print anything."
+    _, emb = query_signals(real_model, "The printer won't print anything again.")
+    enc = EmotionEncoder()
+    llm = EmotionalLLM(real_model, steering=_frustration_steering(real_model))
+    out = {}
+    for name, state, reward in (("frustrated", EmotionalState(frustration=0.9), -1.0), ("calm", EmotionalState(), 1.0)):
+        mem = EmotionalMemory(tmp_path / f"{name}.db", model_name=real_model.ec_info.name)
+        mem.add("The printer won't print anything again.", emb, state, reward)
+        sig = enc.signals(real_model, query, Conversation(), mem)
+        st = enc.encode(sig)
+        llm.set_state(st)
+        out[name] = (st, llm.generate([query], max_new_tokens=12)[0], sig)
+        mem.close()
+    (s_f, text_f, sig_f), (s_c, text_c, sig_c) = out["frustrated"], out["calm"]
+    assert sig_f["novelty"] == sig_c["novelty"] and sig_f["_recall"].episode_ids == sig_c["_recall"].episode_ids == (1,)
+    assert s_f.frustration - s_c.frustration > 0.2 and s_f.fear > s_c.fear  # recalled frustration and negative outcome
+    assert text_f != text_c

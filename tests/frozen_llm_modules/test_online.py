@@ -42,3 +42,19 @@ def test_online_adaptation_stores_episodes_in_memory_and_novelty_drops(tiny_mode
                                 max_episodes=3, streak=5, max_new_tokens=2)
     assert len(mem) == len(run.feedback) == 3
     assert run.states[0]["curiosity"] == 1.0 and run.states[1]["curiosity"] < 0.01  # same prompt again: not novel
+
+
+def test_online_loop_reads_the_memory(tiny_model, tmp_path):
+    """A frustration episode already stored for the prompt raises the first episode's frustration."""
+    from frozen_llm_modules.encoder import query_signals
+    from frozen_llm_modules.memory import EmotionalMemory
+    from frozen_llm_modules.state import EmotionalState
+
+    llm = EmotionalLLM(tiny_model, steering=EmotionSteeringModule.for_model(tiny_model))
+    first = {}
+    for name, state in (("frustrated", EmotionalState(frustration=1.0)), ("calm", EmotionalState())):
+        mem = EmotionalMemory(tmp_path / f"{name}.sqlite", model_name="tiny")
+        mem.add("fix it now", query_signals(tiny_model, "fix it now")[1], state, -1.0)
+        run = run_online_adaptation(llm, ["fix it now"], marker="questions", memory=mem, max_episodes=1, max_new_tokens=2)
+        first[name] = run.states[0]
+    assert first["frustrated"]["frustration"] >= first["calm"]["frustration"] + 0.4

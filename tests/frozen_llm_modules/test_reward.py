@@ -56,7 +56,7 @@ def test_balanced_fit_and_heldout_metrics_on_imbalanced_labels():
 @pytest.mark.slow
 def test_reward_model_tells_styles_apart_on_unseen_topics_on_real_model(real_model):
     """Trained on smollm2 features of 30 responses per style, the reward model ranks the matching state first on
-    held-out topics (AUC CI above chance)."""
+    held-out templates on held-out topics (AUC CI above chance)."""
     from frozen_llm_modules.reward import corpus_features, heldout_metrics
     from frozen_llm_modules.training import load_style_corpus, split_corpus
 
