@@ -148,14 +148,19 @@ def chat(
     best_of: int = typer.Option(1, "--best-of", min=1, help="Sample N candidates and rerank with the reward module."),
     safety_bias: bool = typer.Option(True, "--safety-bias/--no-safety-bias", help="Bias toward hedge tokens when fear > 0.3."),
     allow_other_model: bool = AllowOtherOpt,
+    runs_root: Path = RunsRootOpt,
     seed: int = SeedOpt,
     device: str = DeviceOpt,
 ) -> None:
-    """Chat on stdin: each line is a message; '+1' / '-1' rates the last answer; 'quit' or EOF ends. Shows the state each turn."""
+    """Chat on stdin: each line is a message; '+1' / '-1' rates the last answer; 'quit' or EOF ends. Shows the state each turn.
+
+    Writes a run folder (config, manifest with the model and modules, ``transcript.json`` with every turn's state and answer)."""
     from frozen_llm_modules.attach import EmotionalLLM
     from frozen_llm_modules.encoder import Conversation, EmotionEncoder
     from frozen_llm_modules.memory import EmotionalMemory
     from frozen_llm_modules.reward import best_of_n
+    from interp.io import atomic_write_json
+    from interp.run_context import RunContext
 
     fixed = EmotionalState.parse(state) if state else None
     m, mods = _load_modules(model, list(modules or []), device, quiet=True, allow_other_model=allow_other_model)
@@ -165,6 +170,11 @@ def chat(
         raise ModuleError("--best-of > 1 needs a reward module; add --modules DIR of a 'train-module --kind reward' run")
     llm = EmotionalLLM(m, reward=rm, **mods)
     mem = EmotionalMemory(memory, model_name=m.ec_info.name) if memory else None
+    ctx = RunContext.create("chat", {"modules": [str(d) for d in modules or []], "model": m.ec_info.name, "state": state,
+                                     "max_new_tokens": max_new_tokens, "memory": str(memory) if memory else None,
+                                     "best_of": best_of, "safety_bias": safety_bias}, root=runs_root, seed=seed)
+    ctx.record_model(m)
+    transcript: list[dict] = []
     conv = Conversation()
     last = None
     typer.echo(f"modules: {', '.join(sorted(mods) + (['reward'] if rm else [])) or 'none'}; type a message, +1/-1 to rate, quit to end")
@@ -190,6 +200,7 @@ def chat(
                 f = response_features(llm, [last["text"]], [last["answer"]])
                 rm.update(f, last["state"].to_tensor()[None], torch.tensor([1.0 if fb > 0 else 0.0]), steps=5)
             typer.echo(f"feedback {line} recorded")
+            transcript.append({"feedback": fb})
             last = None
             continue
         sig = enc.signals(m, line, conv, mem)
@@ -202,8 +213,12 @@ def chat(
             answer = llm.generate([line], max_new_tokens=max_new_tokens, safety_bias=safety_bias)[0]
         typer.echo(f"assistant: {answer}")
         last = {"text": line, "emb": sig["_embedding"], "state": st, "answer": answer}
+        transcript.append({"user": line, "state": st.to_dict(), "assistant": answer})
+        atomic_write_json(ctx.path / "transcript.json", transcript)
     if mem is not None:
         mem.close()
+    atomic_write_json(ctx.path / "transcript.json", transcript)
+    ctx.finish()
 
 
 def eval_module(

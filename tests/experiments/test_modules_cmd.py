@@ -33,16 +33,24 @@ def test_train_module_unknown_kind_exits_2():
 
 def test_chat_piped_stdin_shows_state_and_takes_feedback(steering_dir, tmp_path):
     r = _cli("chat", "--modules", str(steering_dir), "--max-new-tokens", "3", "--memory", str(tmp_path / "m.db"),
-             stdin="my code fails\n-1\nmy code fails\n+1\nquit\n")
+             "--runs-root", str(tmp_path / "runs"), stdin="my code fails\n-1\nmy code fails\n+1\nquit\n")
     assert r.returncode == 0, r.stderr
     assert r.stdout.count("state: fear=") == 2 and "feedback -1 recorded" in r.stdout and "feedback +1 recorded" in r.stdout
+    # chat writes a run folder: a manifest naming the model and a transcript of every turn
+    (run,) = (tmp_path / "runs" / "chat").iterdir()
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["models"] and "finished_utc" in manifest
+    turns = json.loads((run / "transcript.json").read_text())
+    assert [t.get("user") for t in turns if "user" in t] == ["my code fails", "my code fails"]
+    assert [t["feedback"] for t in turns if "feedback" in t] == [-1, 1]
+    assert all(set(t["state"]) >= {"fear", "frustration"} for t in turns if "user" in t)
     states = [line for line in r.stdout.splitlines() if line.startswith("state:")]
     frus = [float(s.split("frustration=")[1].split()[0]) for s in states]
     assert frus[1] > frus[0]  # the repeated, unsatisfied query raises frustration
 
 
-def test_chat_state_outside_unit_interval_exits_2(steering_dir):
-    r = _cli("chat", "--modules", str(steering_dir), "--state", "fear=1.5", stdin="hi\n")
+def test_chat_state_outside_unit_interval_exits_2(steering_dir, tmp_path):
+    r = _cli("chat", "--modules", str(steering_dir), "--state", "fear=1.5", "--runs-root", str(tmp_path / "runs"), stdin="hi\n")
     assert r.returncode == 2 and "outside [0, 1]" in r.stderr and "Traceback" not in r.stderr
 
 
@@ -135,7 +143,8 @@ def test_chat_reads_stored_frustration_from_memory(steering_dir, tmp_path, tiny_
         mem = EmotionalMemory(db, model_name="tiny")
         mem.add("my code fails", query_signals(tiny_model, "my code fails")[1], state, -1.0)
         mem.close()
-        r = _cli("chat", "--modules", str(steering_dir), "--max-new-tokens", "2", "--memory", str(db), stdin="my code fails\nquit\n")
+        r = _cli("chat", "--modules", str(steering_dir), "--max-new-tokens", "2", "--memory", str(db),
+                 "--runs-root", str(tmp_path / "runs"), stdin="my code fails\nquit\n")
         assert r.returncode == 0, r.stderr
         line = next(x for x in r.stdout.splitlines() if x.startswith("state:"))
         frus[name] = float(line.split("frustration=")[1].split()[0])
