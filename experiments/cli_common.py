@@ -30,7 +30,8 @@ console = _console()
 err_console = _console(stderr=True)
 
 JsonOpt = typer.Option(False, "--json", help="Print a machine-readable JSON summary on stdout instead of tables.")
-RunsRootOpt = typer.Option(Path("runs"), "--runs-root", help="Folder under which run directories are created.")
+RunsRootOpt = typer.Option(Path("runs"), "--runs-root", envvar="EMOTION_CIRCUITS_RUNS_ROOT",
+                           help="Folder under which run directories are created (env EMOTION_CIRCUITS_RUNS_ROOT).")
 SeedOpt = typer.Option(0, "--seed", help="Global random seed (Python, NumPy, torch).")
 DeviceOpt = typer.Option(None, "--device", help="torch device (default: cuda if available, else cpu).")
 

@@ -1,11 +1,15 @@
 """Shared fixtures: a tiny random model (fast unit tests) and the real default model (integration)."""
 
 import os
+import tempfile
 
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Tests write only under temporary folders: a CLI call (in-process or a subprocess, which inherits the environment)
+# that forgets --runs-root lands here instead of the repository's runs/.
+os.environ["EMOTION_CIRCUITS_RUNS_ROOT"] = tempfile.mkdtemp(prefix="ec-test-runs-")
 
 
 @pytest.fixture(scope="session")
@@ -36,3 +40,14 @@ def baseline_store(real_model, tmp_path_factory):
 
     out = tmp_path_factory.mktemp("baseline_store")
     return extract_activations(real_model, load_profile("baseline"), out, hooks=["resid_pre", "resid_post"], batch_size=32)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_writes_into_the_repository():
+    """Fail the session if any test created the repository's ``runs/`` folder (tests write only under tmp)."""
+    from pathlib import Path
+
+    repo_runs = Path(__file__).resolve().parent.parent / "runs"
+    existed = repo_runs.exists()
+    yield
+    assert existed or not repo_runs.exists(), f"a test wrote into {repo_runs}; pass --runs-root / root= under tmp_path"
