@@ -17,9 +17,13 @@ def _run(argv, capsys):
     return exc.value.code, out.out, out.err
 
 
-def _vector_file(tmp_path, d_model, hook, name="v"):
+def _vector_file(tmp_path, d_model, hook, name="v", model=None):
+    """A vector file; with ``model`` its provenance names that model (name and weight hash), else another model."""
+    from interp.models import model_info
+
+    who = (model_info(model).name, model_info(model).source_hash) if model is not None else ("other", "x")
     v = EmotionVector(emotion="gratitude", vector=torch.randn(d_model), hook=hook, layer=1, method="sentence_end",
-                      contrast="neutral", model_name="other", model_hash="x", dataset_hash="y")
+                      contrast="neutral", model_name=who[0], model_hash=who[1], dataset_hash="y")
     return save_vectors([v], tmp_path / f"{name}.safetensors")
 
 
@@ -89,7 +93,7 @@ def test_sweep_rerun_in_a_copied_folder_with_other_max_new_tokens_recomputes(cap
 
 
 def test_steer_rejects_vector_from_another_hook(capsys, tmp_path, tiny_model):
-    path = _vector_file(tmp_path, tiny_model.cfg.d_model, "blocks.1.hook_resid_post")
+    path = _vector_file(tmp_path, tiny_model.cfg.d_model, "blocks.1.hook_resid_post", model=tiny_model)
     code, _, err = _run(["steer", "--model", "tiny", "--layer", "1", "--vectors", str(path), "--runs-root", str(tmp_path), "abc"], capsys)
     assert code == 2 and "hook_resid_post" in err
     code, out, _ = _run(["steer", "--model", "tiny", "--layer", "1", "--vectors", str(path), "--allow-hook-mismatch",
