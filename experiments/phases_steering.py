@@ -69,13 +69,14 @@ def phase_sweep(state: StudyState, out: Path) -> dict:
         rand = (f"{r['n']} norm-matched random directions: mean Δ {r['mean']:+.3f} (95th pct {r['p95']:+.3f}), p = {r['p']:.3g}; "
                 f"masked p = {r['p_masked']:.3g} (floor {r['p_floor']:.3g})") if r else "random control not run"
         headline.append(row(f"{e}: best cell, Δ{c['target']} over α=0 (evaluation prompts)", c["effect"], c["effect_lo"],
-                            c["effect_hi"], p=c["p_holm"],
+                            c["effect_hi"], p=c["p"],
                             baseline=f"α=0 mean {c['baseline']:.3f}; {rand}",
                             note=f"L{c['layer']} α={c['alpha']:g} chosen on the {len(sp['selection'])} selection prompts "
                                  f"(Δ {sel['effect']:+.3f}, Holm p {sel['p_holm']:.3g}); reported on the {len(sp['evaluation'])} "
-                                 f"evaluation prompts; ppl ratio {c['ppl_ratio']:.2f}; usable: {b['usable']}"))
+                                 f"evaluation prompts (p: paired sign-flip there, one pre-selected cell so no correction); "
+                                 f"ppl ratio {c['ppl_ratio']:.2f}; usable: {b['usable']}"))
         headline.append(row(f"{e}: same cell, Δ{c['target']} with {e} words masked (evaluation prompts)", c["effect_masked"],
-                            c["effect_masked_lo"], c["effect_masked_hi"], p=c["p_holm_masked"],
+                            c["effect_masked_lo"], c["effect_masked_hi"], p=c["p_masked"],
                             baseline=f"keyword insertion (raw − masked) {c['keyword_share']:+.3f}",
                             note="keyword-driven (raw significant, masked not)" if b["keyword_driven"] else "not keyword-driven"))
         window = s["usable_window"][e]
