@@ -163,6 +163,30 @@ class PositionTracker:
         return m.float()
 
 
+def _check_positions(positions: str, tracker: PositionTracker | None) -> None:
+    if positions not in POSITION_MODES:
+        raise ConfigError(f"positions {positions!r} is unknown; choose one of {', '.join(POSITION_MODES)}")
+    if tracker is None and positions != "all":
+        raise ConfigError(f"positions {positions!r} needs a PositionTracker (prompt length and padding)")
+
+
+def _add_at_positions(activation: Tensor, v: Tensor, tracker: PositionTracker | None, positions: str) -> Tensor:
+    """``activation + v`` at the positions the tracker selects (all positions without a tracker); a new tensor.
+
+    ``v`` broadcasts against ``activation``: [d_model] (one vector) or [batch 1 d_model] (one per row).
+    """
+    if tracker is None:
+        return activation + v
+    m = tracker.select(activation.shape[1], positions, activation.device)
+    if m is True:
+        return activation + v
+    if m is False:
+        return activation
+    if m.shape[0] not in (1, activation.shape[0]):
+        raise HookError(f"steering hook built for batch {m.shape[0]} saw batch {activation.shape[0]}")
+    return activation + m.to(activation.dtype).unsqueeze(-1) * v
+
+
 def add_vector_hook(vector: Float[Tensor, "d_model"], *, positions: str = "all",
                     tracker: PositionTracker | None = None) -> Callable:
     """Hook function adding ``vector`` to the residual at the positions chosen by ``positions``.
@@ -170,25 +194,11 @@ def add_vector_hook(vector: Float[Tensor, "d_model"], *, positions: str = "all",
     Without a tracker every position of every call is steered (``positions`` must be ``all``).
     Returns a new tensor; the activation passed in is not modified.
     """
-    if positions not in POSITION_MODES:
-        raise ConfigError(f"positions {positions!r} is unknown; choose one of {', '.join(POSITION_MODES)}")
-    if tracker is None and positions != "all":
-        raise ConfigError(f"positions {positions!r} needs a PositionTracker (prompt length and padding)")
+    _check_positions(positions, tracker)
     vec = vector.detach()
 
     def add_vector(activation: Float[Tensor, "batch pos d_model"], hook) -> Float[Tensor, "batch pos d_model"]:
-        v = vec.to(device=activation.device, dtype=activation.dtype)
-        if tracker is None:
-            return activation + v
-        m = tracker.select(activation.shape[1], positions, activation.device)
-        if m is True:
-            return activation + v
-        if m is False:
-            return activation
-        m = m.to(activation.dtype)
-        if m.shape[0] not in (1, activation.shape[0]):
-            raise HookError(f"steering hook built for batch {m.shape[0]} saw batch {activation.shape[0]}")
-        return activation + m.unsqueeze(-1) * v
+        return _add_at_positions(activation, vec.to(device=activation.device, dtype=activation.dtype), tracker, positions)
 
     return add_vector
 
@@ -200,10 +210,7 @@ def add_row_vectors_hook(vectors: Float[Tensor, "batch d_model"], *, positions: 
     Lets one generate call steer many directions at once (rows = prompt × direction), e.g. the
     norm-matched random-direction control. Positions as in :func:`add_vector_hook`; returns a new tensor.
     """
-    if positions not in POSITION_MODES:
-        raise ConfigError(f"positions {positions!r} is unknown; choose one of {', '.join(POSITION_MODES)}")
-    if tracker is None and positions != "all":
-        raise ConfigError(f"positions {positions!r} needs a PositionTracker (prompt length and padding)")
+    _check_positions(positions, tracker)
     if vectors.ndim != 2:
         raise ConfigError(f"row vectors must be [batch, d_model], got shape {tuple(vectors.shape)}")
     vecs = vectors.detach()
@@ -211,15 +218,8 @@ def add_row_vectors_hook(vectors: Float[Tensor, "batch d_model"], *, positions: 
     def add_row_vectors(activation: Float[Tensor, "batch pos d_model"], hook) -> Float[Tensor, "batch pos d_model"]:
         if activation.shape[0] != vecs.shape[0]:
             raise HookError(f"row-vector hook built for batch {vecs.shape[0]} saw batch {activation.shape[0]}")
-        v = vecs.to(device=activation.device, dtype=activation.dtype).unsqueeze(1)
-        if tracker is None:
-            return activation + v
-        m = tracker.select(activation.shape[1], positions, activation.device)
-        if m is True:
-            return activation + v
-        if m is False:
-            return activation
-        return activation + m.to(activation.dtype).unsqueeze(-1) * v
+        return _add_at_positions(activation, vecs.to(device=activation.device, dtype=activation.dtype).unsqueeze(1), tracker,
+                                 positions)
 
     return add_row_vectors
 
