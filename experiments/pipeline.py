@@ -54,8 +54,7 @@ class StudyState:
 
     def split_indices(self, name: str) -> list[int]:
         """Indices into ``dataset.records`` (and so into the activation store) of the ``selection`` or ``evaluation`` split."""
-        ids = {r.id for r in self.split.part(name).records}
-        return [i for i, r in enumerate(self.dataset.records) if r.id in ids]
+        return self.split.indices(name, [r.id for r in self.dataset.records])
 
     def texts(self, emotion: str, split: str) -> list[str]:
         """Texts of ``emotion`` in the named split, in dataset order."""

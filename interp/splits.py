@@ -56,6 +56,11 @@ class DataSplit:
             raise DatasetError(f"unknown split {name!r}; choose one of {', '.join(SPLIT_NAMES)}")
         return self.selection if name == "selection" else self.evaluation
 
+    def indices(self, name: str, ids: Sequence[str]) -> list[int]:
+        """Positions in ``ids`` (e.g. a dataset's or an activation store's record ids) of the records in split ``name``."""
+        keep = {r.id for r in self.part(name).records}
+        return [i for i, x in enumerate(ids) if x in keep]
+
     def describe(self) -> dict:
         """What a report states about the split: method, sizes per label, and a hash of each part."""
         def counts(ds: EmotionDataset) -> dict[str, int]:

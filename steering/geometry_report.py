@@ -203,7 +203,4 @@ def store_split(store, *, fraction: float = 0.5, seed: int = 0, records=None) ->
     recs = tuple(records) if records is not None else tuple(
         EmotionRecord(i, t, lab) for i, t, lab in zip(store.ids, store.texts, store.labels))
     sp = split_dataset(EmotionDataset(recs, str(store.path)), fraction=fraction, seed=seed)
-    sel_ids = {r.id for r in sp.selection.records}
-    sel = [i for i, x in enumerate(store.ids) if x in sel_ids]
-    ev = [i for i, x in enumerate(store.ids) if x not in sel_ids]
-    return sel, ev, sp.describe()
+    return sp.indices("selection", store.ids), sp.indices("evaluation", store.ids), sp.describe()

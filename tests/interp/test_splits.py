@@ -75,3 +75,12 @@ def test_split_indices_disjoint_and_duplicates_refused():
     assert not set(sel) & set(ev) and sorted(sel + ev) == list(range(20)) and len(sel) == 10
     with pytest.raises(DatasetError, match="duplicate"):
         split_indices(["a", "b", "a"])
+
+
+def test_split_indices_of_ids_follow_the_parts():
+    ds = _ds(6)
+    sp = split_dataset(ds, seed=0)
+    ids = [r.id for r in ds.records]
+    sel, ev = sp.indices("selection", ids), sp.indices("evaluation", ids)
+    assert sorted(sel + ev) == list(range(len(ids)))
+    assert {ids[i] for i in sel} == {r.id for r in sp.selection.records}
