@@ -38,7 +38,7 @@ import torch
 from jaxtyping import Bool, Float
 from torch import Tensor
 
-from circuits.head_controls import ControlP, HeadDraws, control_p, matched_draws
+from circuits.head_controls import ControlP, HeadDraws, matched_draws, sequential_controls
 from circuits.metrics import control_words, emotion_words, get_metric, word_logprobs
 from interp.errors import ConfigError, HookError
 from interp.hook_names import hook_z
@@ -358,7 +358,7 @@ class CumulativeAblation:
 
     ``top[i]``: bootstrap CI over sentences of the top-k effect; ``random[i]``: of the per-sentence mean over
     the draws; ``diff[i]``: paired top − random. ``random_draw_effects[i]``: each draw's mean effect; ``p[i]``:
-    :func:`circuits.head_controls.control_p` of the top effect among them (with its floor).
+    the top effect's Besag–Clifford p among them (:func:`circuits.head_controls.sequential_p`, with its floor).
     """
 
     emotion: str
@@ -384,6 +384,7 @@ class CumulativeAblation:
             rows.append({"k": k, "top_effect": t.to_dict(), "random_effect": r.to_dict(), "top_minus_random": d.to_dict(),
                          "random_draw_effects": draws, "random_draw_min": min(draws), "random_draw_max": max(draws),
                          "p_draws": self.p[i].p, "p_floor": self.p[i].p_floor, "n_random_draws": self.p[i].n_draws,
+                         "n_random_planned": self.p[i].n_planned, "stopped_early": self.p[i].stopped_early,
                          "control": self.draws[i].describe(),
                          "random_draw_heads": [[f"L{l}H{h}" for l, h in hs] for hs in self.draws[i].sets]})
         return {"emotion": self.emotion, "mode": self.mode, "ks": self.ks,
@@ -408,10 +409,13 @@ class CumulativeAblation:
 
 def cumulative_ablation(model, texts: Sequence[str], emotion: str, ranked_heads: Sequence[Head], ks: Sequence[int], *,
                         mode: str = "zero", reference: AblationReference | None = None, n_random: int = 100,
-                        metric: str = "emotion_words", max_rows: int = 96, seed: int = 0, progress=None) -> CumulativeAblation:
-    """For each k: effect of ablating the first k of ``ranked_heads`` and of ``n_random`` layer-matched random k-head sets.
+                        metric: str = "emotion_words", max_rows: int = 96, seed: int = 0, stop_after: int = 10,
+                        progress=None) -> CumulativeAblation:
+    """For each k: effect of ablating the first k of ``ranked_heads`` and of up to ``n_random`` layer-matched random k-head sets.
 
-    Every set of every k (and the clean run) is evaluated by :func:`ablation_effects`, several per forward pass.
+    The clean run and the top-k sets are evaluated first; the random draws then run in rounds with Besag–Clifford
+    stopping (``stop_after`` draws at least as extreme ends a k's control; 0 = always all ``n_random``), every
+    set of a round evaluated by :func:`ablation_effects`, several per forward pass.
     """
     ranked = validate_heads(model, ranked_heads)
     if not ks or min(ks) < 1 or max(ks) > len(ranked):
@@ -420,33 +424,40 @@ def cumulative_ablation(model, texts: Sequence[str], emotion: str, ranked_heads:
         raise ConfigError(f"n_random must be ≥ 1 (random k-head draws per k), got {n_random}")
     draws = [matched_draws(ranked[:k], n_random, n_layers=model.cfg.n_layers, n_heads=model.cfg.n_heads, seed=seed + k)
              for k in ks]
-    sets: list[list[Head]] = [[]]
-    for k, dr in zip(ks, draws):
-        sets += [ranked[:k], *dr.sets]
-    vals = torch.empty(len(sets), len(texts))
-    step = max(1, max_rows // max(1, len(texts))) * 4
-    for s in range(0, len(sets), step):
-        vals[s:s + step] = ablation_effects(model, texts, emotion, sets[s:s + step], mode=mode, reference=reference,
-                                            metric=metric, max_rows=max_rows, seed=seed)
+
+    def run(sets: list[list[Head]]) -> Tensor:
+        return ablation_effects(model, texts, emotion, sets, mode=mode, reference=reference, metric=metric,
+                                max_rows=max_rows, seed=seed)
+
+    base = run([[]] + [ranked[:k] for k in ks])
+    clean = base[0]
+    tops = [base[1 + i] - clean for i in range(len(ks))]
+    planned = sum(dr.n for dr in draws)
+    seen = [0]
+
+    def evaluate(req: list[tuple[int, int]]) -> list[Tensor]:
+        vals = run([draws[i].sets[j] for i, j in req]) - clean
+        seen[0] += len(req)
         if progress:
-            progress(min(s + step, len(sets)), len(sets))
-    clean = vals[0]
-    top, rand, diff, draw_eff, ps = [], [], [], [], []
-    i = 1
-    for k, dr in zip(ks, draws):
-        t = vals[i] - clean
-        rs = vals[i + 1:i + 1 + dr.n] - clean
-        i += 1 + dr.n
-        r = rs.mean(0)
+            progress(min(seen[0], planned), planned)
+        return list(vals)
+
+    per_k, ps = sequential_controls([float(t.mean()) for t in tops], [dr.n for dr in draws], evaluate,
+                                    stop_after=stop_after, block=max(1, max_rows // max(1, len(texts))) * 4,
+                                    value=lambda v: float(v.mean()))
+    top, rand, diff, draw_eff = [], [], [], []
+    for t, rs in zip(tops, per_k):
+        r = torch.stack(rs).mean(0)
         top.append(bootstrap_ci(t.numpy(), seed=seed))
         rand.append(bootstrap_ci(r.numpy(), seed=seed))
         diff.append(bootstrap_ci((t - r).numpy(), seed=seed))
-        means_k = [float(x) for x in rs.mean(1)]
-        draw_eff.append(means_k)
-        ps.append(control_p(float(t.mean()), means_k))
-    cfg = {"n_sentences": len(texts), "seed": seed, "metric": metric, "n_random": n_random,
+        draw_eff.append([float(x.mean()) for x in rs])
+    used = [HeadDraws(dr.heads, dr.sets[:p.n_draws], dr.window, dr.exhaustive) for dr, p in zip(draws, ps)]
+    cfg = {"n_sentences": len(texts), "seed": seed, "metric": metric, "n_random": n_random, "stop_after": stop_after,
+           "n_draws_evaluated": sum(p.n_draws for p in ps), "n_draws_planned": planned,
            "metric_text": "log P(the next word is an emotion word), whole words teacher-forced" if metric == "emotion_words"
            else "log P(emotion word) − log P(matched control word), whole words teacher-forced",
            "reference": reference.describe() if reference is not None else None,
-           "random_ci": "bootstrap over sentences of the per-sentence mean over draws (draw spread: random_draw_effects)"}
-    return CumulativeAblation(emotion, mode, list(ks), top, rand, diff, ranked, draws, draw_eff, ps, cfg)
+           "random_ci": "bootstrap over sentences of the per-sentence mean over draws (draw spread: random_draw_effects)",
+           "p_rule": "Besag–Clifford sequential Monte Carlo p (circuits.head_controls)" if stop_after else "(1 + k) / (1 + n)"}
+    return CumulativeAblation(emotion, mode, list(ks), top, rand, diff, ranked, used, draw_eff, ps, cfg)

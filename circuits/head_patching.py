@@ -32,7 +32,7 @@ import torch
 from torch import Tensor
 
 from circuits.ablation import Head, validate_heads
-from circuits.head_controls import ControlP, HeadDraws, control_p, matched_draws
+from circuits.head_controls import ControlP, HeadDraws, matched_draws, sequential_controls
 from circuits.metrics import control_words, emotion_words, get_metric, word_logprobs
 from interp.errors import ConfigError
 from interp.hook_names import block_hook, hook_pattern, hook_z
@@ -226,7 +226,7 @@ class HeadPatchResult:
     """Effect on the target's metric (patched − target, nats), the source − target gap, and a layer-matched random-head control.
 
     ``random_draw_effects``: mean effect of each random head set patched the same way; ``p``: the top set's effect
-    among them (:func:`circuits.head_controls.control_p`, with its floor).
+    among them (Besag–Clifford, :func:`circuits.head_controls.sequential_p`, with its floor).
     """
 
     emotion: str
@@ -254,6 +254,7 @@ class HeadPatchResult:
                 "random_head_effect": None if self.random_effect is None else self.random_effect.to_dict(),
                 "random_draw_effects": self.random_draw_effects,
                 "p_draws": self.p.p if self.p else None, "p_floor": self.p.p_floor if self.p else None,
+                "control_p": self.p.to_dict() if self.p else None,
                 "control": self.draws.describe() if self.draws else None,
                 "random_heads": [[f"L{l}H{h}" for l, h in hs] for hs in self.random_heads]}
 
@@ -266,11 +267,12 @@ def _metric(model, tokens, mask, sets, metric: str, *, prompt_hooks=()) -> Tenso
 @torch.no_grad()
 def patch_heads(model, source_texts: Sequence[str], target_texts: Sequence[str], emotion: str, heads: Sequence[Head], *,
                 mode: str = "pattern_v", positions: str = "all", n_random: int = 0, metric: str = "emotion_words",
-                batch_size: int = 32, max_rows: int = 96, seed: int = 0) -> HeadPatchResult:
+                batch_size: int = 32, max_rows: int = 96, seed: int = 0, stop_after: int = 10) -> HeadPatchResult:
     """Patch ``heads`` from sources into targets (prompt pass); effect on the whole-word emotion metric after the target.
 
-    ``n_random`` > 0 adds a control: ``n_random`` layer-matched random head sets of the same size
-    (:func:`circuits.head_controls.matched_draws`), patched the same way, several per forward pass.
+    ``n_random`` > 0 adds a control: up to ``n_random`` layer-matched random head sets of the same size
+    (:func:`circuits.head_controls.matched_draws`), patched the same way, several per forward pass, with
+    Besag–Clifford stopping after ``stop_after`` draws at least as extreme (0: always every draw).
     """
     get_metric(metric)
     sets = [emotion_words(model, emotion)] + ([control_words(model, emotion)] if metric == "contrast" else [])
@@ -281,7 +283,7 @@ def patch_heads(model, source_texts: Sequence[str], target_texts: Sequence[str],
     draws = matched_draws(heads, n_random, n_layers=model.cfg.n_layers, n_heads=model.cfg.n_heads, seed=seed) if n_random else None
     rand_sets = draws.sets if draws else []
     layers = sorted({l for hs in [heads, *rand_sets] for l, _ in hs})
-    eff, gap, rnd = [], [], []
+    batches, eff, gap = [], [], []
     for s in range(0, len(source_texts), batch_size):
         src, tgt = list(source_texts[s:s + batch_size]), list(target_texts[s:s + batch_size])
         sb, tb = tokenize_batch(model, src, padding_side="left"), tokenize_batch(model, tgt, padding_side="left")
@@ -293,12 +295,19 @@ def patch_heads(model, source_texts: Sequence[str], target_texts: Sequence[str],
                       prompt_hooks=_HeadPatcher(model, cache, sb, tb, mode, positions).hooks(heads))
         eff.append(m_p - m_t)
         gap.append(m_s - m_t)
-        if rand_sets:
-            n = len(src)
+        batches.append((sb, tb, cache, m_t))
+    e, g = torch.cat(eff).numpy(), torch.cat(gap).numpy()
+
+    def evaluate(req: list[tuple[int, int]]) -> list[Tensor]:
+        """Effect [pair] of each requested random set, all batches, ``max_rows`` rows per forward pass."""
+        group_sets = [rand_sets[j] for _, j in req]
+        parts = []
+        for sb, tb, cache, m_t in batches:
+            n = tb.tokens.shape[0]
             d = max(1, max_rows // n)
             out = []
-            for g in range(0, len(rand_sets), d):
-                group = rand_sets[g:g + d]
+            for g0 in range(0, len(group_sets), d):
+                group = group_sets[g0:g0 + d]
                 mask = torch.zeros(len(group) * n, model.cfg.n_layers, model.cfg.n_heads, dtype=torch.bool)
                 for i, hs in enumerate(group):
                     for l, h in hs:
@@ -308,11 +317,18 @@ def patch_heads(model, source_texts: Sequence[str], target_texts: Sequence[str],
                 v = _metric(model, tb.tokens.repeat(len(group), 1), tb.attention_mask.repeat(len(group), 1), sets, metric,
                             prompt_hooks=hooks)
                 out.append(v.view(len(group), n) - m_t[None])
-            rnd.append(torch.cat(out))  # [draw pair]
-    e, g = torch.cat(eff).numpy(), torch.cat(gap).numpy()
-    r = torch.cat(rnd, 1) if rnd else None
+            parts.append(torch.cat(out))  # [draw pair-in-batch]
+        return list(torch.cat(parts, 1))
+
+    draw_rows, p = [], None
+    if rand_sets:
+        (draw_rows,), (p,) = sequential_controls([float(e.mean())], [len(rand_sets)], evaluate, stop_after=stop_after,
+                                                 block=max(1, max_rows // min(len(source_texts), batch_size)) * 4,
+                                                 value=lambda v: float(v.mean()))
+        draws = HeadDraws(draws.heads, draws.sets[:p.n_draws], draws.window, draws.exhaustive)
+    r = torch.stack(draw_rows) if draw_rows else None
     draw_eff = [float(x) for x in r.mean(1)] if r is not None else []
     return HeadPatchResult(emotion, heads, mode, positions, bootstrap_ci(e, seed=seed), bootstrap_ci(g, seed=seed),
                            float(e.mean() / g.mean()) if abs(g.mean()) > 1e-9 else float("nan"),
                            bootstrap_ci(r.mean(0).numpy(), seed=seed) if r is not None else None, len(e), draws, draw_eff,
-                           control_p(float(e.mean()), draw_eff) if draw_eff else None, metric)
+                           p, metric)

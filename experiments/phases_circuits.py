@@ -89,8 +89,8 @@ def phase_screen(state: StudyState, out: Path) -> dict:
             "headline": headline, "tables": tables}
 
 
-def _ks(max_k: int) -> list[int]:
-    return sorted({k for k in (1, 2, 5, 10, 20) if k <= max_k} | {max_k})
+def _ks(max_k: int, ks: list[int] | None = None) -> list[int]:
+    return sorted(set(ks)) if ks else sorted({k for k in (1, 2, 5, 10, 20) if k <= max_k} | {max_k})
 
 
 def _gen_row(emotion: str, g: dict, what: str) -> dict:
@@ -132,10 +132,15 @@ def _evaluation_records(state: StudyState, scr, emotion: str, need: int, what: s
     return recs
 
 
-def _p_text(p: float | None, floor: float | None, n: int) -> str:
+def _p_text(p: float | None, floor: float | None, n: int, planned: int | None = None, stopped: bool = False) -> str:
+    """``p 0.0099 (floor 0.0099, 100 layer-matched random draws)``; a sequentially stopped control says so."""
     if p is None:
         return "no random control"
-    s = f"p {p:.3g} (floor {floor:.3g}, {n} layer-matched random draws)"
+    planned = planned or n
+    if stopped:
+        s = f"p {p:.3g} (stopped after {n} of {planned} layer-matched random draws: Besag–Clifford, floor {floor:.3g})"
+    else:
+        s = f"p {p:.3g} (floor {floor:.3g}, {n} layer-matched random draws)"
     return s if floor is not None and floor <= 0.05 else s + "; floor above 0.05: not a headline test"
 
 
@@ -152,7 +157,7 @@ def phase_ablate(state: StudyState, out: Path) -> dict:
     scr = _screening(state)
     neutral_sel = state.texts("neutral", "selection")
     reference = ablation_reference(m, neutral_sel) if cfg.mode != "zero" else None
-    ks = _ks(cfg.max_k)
+    ks = _ks(cfg.max_k, cfg.ks)
     per = 1 + (2 + cfg.generate_random if cfg.generate_prompts else 0)
     headline, tables, gens, results = [], [], [], []
     for i, emotion in enumerate(cfg.emotions):
@@ -167,7 +172,7 @@ def phase_ablate(state: StudyState, out: Path) -> dict:
             state.progress(base + done, per * len(cfg.emotions))
 
         res = cumulative_ablation(m, texts, emotion, ranked, ks, mode=cfg.mode, reference=reference, n_random=cfg.n_random,
-                                  metric=cfg.metric, seed=seed, progress=progress)
+                                  metric=cfg.metric, seed=seed, stop_after=cfg.stop_after, progress=progress)
         res.save(out)
         d = res.to_dict()
         d["split"] = {"evaluated_on": "evaluation", "n": len(texts), "ids": [r.id for r in recs],
@@ -193,7 +198,7 @@ def phase_ablate(state: StudyState, out: Path) -> dict:
                          r["top_effect"]["value"], r["top_effect"]["lo"], r["top_effect"]["hi"], p=r["p_draws"],
                          baseline=f"{r['n_random_draws']} layer-matched random {r['k']}-head sets: {_est(r['random_effect'])}; draws range "
                                   f"[{r['random_draw_min']:+.3f}, {r['random_draw_max']:+.3f}]",
-                         note=f"top − random {_est(r['top_minus_random'])}; {_p_text(r['p_draws'], r['p_floor'], r['n_random_draws'])}; "
+                         note=f"top − random {_est(r['top_minus_random'])}; {_p_text(r['p_draws'], r['p_floor'], r['n_random_draws'], r['n_random_planned'], r['stopped_early'])}; "
                               f"Holm p {r['p_holm']:.3g} over {len(flat)} tests; heads from screening on the selection split")
                      for r in d["rows"]]
         tables.append({"title": f"{d['emotion']}: ranked heads (selection split)", "columns": ["rank", "head"],
@@ -211,8 +216,9 @@ def phase_ablate(state: StudyState, out: Path) -> dict:
                     f"ablation on hook_z (per query head; a KV head shared with other query heads is left intact); mean/resample "
                     f"values from the selection split's {len(neutral_sel)} neutral sentences, BOS and padding excluded. Metric "
                     f"{cfg.metric}: log P(the next word is an emotion word), whole words teacher-forced, nats; ablated − clean, "
-                    f"bootstrap CI over sentences; control: {cfg.n_random} layer-matched random head sets per k, "
-                    f"p = (1 + #draws with |effect| ≥ top's) / (1 + draws), floor 1/(1 + draws); Holm over all emotions × ks "
+                    f"bootstrap CI over sentences; control: up to {cfg.n_random} layer-matched random head sets per k, "
+                    f"p = (1 + #draws with |effect| ≥ top's) / (1 + draws), floor 1/(1 + draws), with Besag–Clifford stopping "
+                    f"once {cfg.stop_after} draws are as extreme (then p = {cfg.stop_after}/draws); Holm over all emotions × ks "
                     f"({len(flat)} tests: the smallest reachable Holm p is {len(flat) / (1 + cfg.n_random):.3g}"
                     f"{'' if len(flat) / (1 + cfg.n_random) < 0.01 else f'; Holm p < 0.01 needs n_random ≥ {100 * len(flat)}'}).{gen_text}",
             "headline": headline, "tables": tables}
@@ -242,7 +248,8 @@ def phase_patch_heads(state: StudyState, out: Path) -> dict:
         src, tgt = [src_all[i] for i, _ in pairs], [tgt_all[j] for _, j in pairs]
         results = []
         for mode in cfg.modes:
-            r = patch_heads(m, src, tgt, emotion, heads, mode=mode, n_random=cfg.n_random, metric=cfg.metric, seed=seed).to_dict()
+            r = patch_heads(m, src, tgt, emotion, heads, mode=mode, n_random=cfg.n_random, metric=cfg.metric, seed=seed,
+                            stop_after=cfg.stop_after).to_dict()
             r["split"] = {"evaluated_on": "evaluation", "n": len(pairs)}
             results.append(r)
             done += 1
@@ -267,7 +274,7 @@ def phase_patch_heads(state: StudyState, out: Path) -> dict:
                          baseline=f"{len(r['random_draw_effects'])} layer-matched random heads: {_est(r['random_head_effect'])}"
                          if r["random_head_effect"] else "unpatched target",
                          note=f"{name}; source − target gap {_est(r['source_minus_target'])}; fraction of gap {r['fraction_of_gap']:.3f}; "
-                              f"{_p_text(r['p_draws'], r['p_floor'], len(r['random_draw_effects']))}")
+                              f"{_p_text(r['p_draws'], r['p_floor'], len(r['random_draw_effects']), (r['control_p'] or {}).get('n_planned'), bool((r['control_p'] or {}).get('stopped_early')))}")
                      for r in results]
         headline += [_gen_row(emotion, g, f"patch top head ({g['config']['mode']}) (evaluation split, n={g['n_prompts']})")
                      for g in emo_gens]

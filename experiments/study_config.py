@@ -118,6 +118,9 @@ class AblateSection:
     max_k: int = 10
     # Layer-matched random k-head sets per k: p floor 1/(n_random+1); 100 makes p < 0.01 reachable per test.
     n_random: int = 100
+    # Besag–Clifford stopping: a k's control ends once this many draws are as extreme as the top set (0 = all draws).
+    stop_after: int = 10
+    ks: list[int] = field(default_factory=list)  # tested k's (empty: 1, 2, 5, 10, 20 up to max_k, and max_k)
     mode: str = "mean"  # circuits.ablation.MODES: zero | mean | resample (reference: the selection split's neutral sentences)
     metric: str = "emotion_words"  # circuits.metrics.METRICS
     generate_prompts: int = 0  # > 0: also continue this many evaluation emotion sentences with the top max_k heads ablated
@@ -131,6 +134,7 @@ class PatchHeadsSection:
     modes: list[str] = field(default_factory=lambda: ["pattern_v", "v_only", "pattern_only", "z"])
     n_pairs: int = 20
     n_random: int = 100  # layer-matched random heads patched the same way (p floor 1/101)
+    stop_after: int = 10  # Besag–Clifford stopping of the random-head control (0 = all draws)
     metric: str = "emotion_words"  # circuits.metrics.METRICS
     generate_prompts: int = 0  # > 0: also continue this many patched neutral sentences per mode
     generate_random: int = 20  # random-head draws per mode for the generation control (p floor 1/21)
@@ -278,9 +282,13 @@ def validate(cfg: StudyConfig, *, source: str = "config") -> None:
                          ("[patch_heads] generate_prompts", cfg.patch_heads.generate_prompts, 0),
                          ("[patch_heads] generate_random", cfg.patch_heads.generate_random, 0),
                          ("[patch_heads] max_new_tokens", cfg.patch_heads.max_new_tokens, 1),
-                         ("[ovqk] top_heads", cfg.ovqk.top_heads, 1), ("[vectors] n_boot", cfg.vectors.n_boot, 10)):
+                         ("[ovqk] top_heads", cfg.ovqk.top_heads, 1), ("[vectors] n_boot", cfg.vectors.n_boot, 10),
+                         ("[ablate] stop_after", cfg.ablate.stop_after, 0), ("[patch_heads] stop_after", cfg.patch_heads.stop_after, 0)):
         if val < lo:
             raise ConfigError(f"{source}: {key} must be ≥ {lo}, got {val}")
+    bad_ks = [k for k in cfg.ablate.ks if not 1 <= k <= cfg.ablate.max_k]
+    if bad_ks:
+        raise ConfigError(f"{source}: [ablate] ks {bad_ks} must lie in 1..max_k={cfg.ablate.max_k} (the ranked heads ablated)")
     stored = set(cfg.extract.hooks)
     needs = [("vectors", "[vectors] hook", cfg.vectors.hook), ("subspace", "[vectors] hook", cfg.vectors.hook),
              ("align", "[vectors] hook", cfg.vectors.hook), ("sweep", "[sweep] hook_kind", cfg.sweep.hook_kind),

@@ -156,38 +156,48 @@ def generate(model, prompts: Sequence[str], specs: Sequence[SteeringSpec] = (), 
 
 
 @torch.no_grad()
-def generate_row_vectors(model, prompts: Sequence[str], hook: str, vectors: Float[Tensor, "n d_model"], *,
+def generate_row_vectors(model, prompts: Sequence[str], hook: str | Sequence[str], vectors: Float[Tensor, "n d_model"], *,
                          positions: str = "all", config: GenerationConfig | None = None) -> Generation:
     """Continue every prompt once per vector: rows are prompt-major (row ``i * n + j`` = prompt ``i``, vector ``j``).
 
     Each row gets its own vector added at ``hook`` (:func:`steering.hooks.add_row_vectors_hook`), so
     ``len(prompts) × n`` steered generations cost ``⌈len(prompts) × n / batch_size⌉`` generate calls
-    instead of ``n`` calls per prompt chunk. ``Generation.prompts`` repeats each prompt ``n`` times.
+    instead of ``n`` calls per prompt chunk. ``hook`` may also be one hook name per vector (e.g. a layer ×
+    α sweep in one call): each distinct hook then adds its rows' vectors and zeros elsewhere (adding 0.0
+    leaves an activation bit-identical). ``Generation.prompts`` repeats each prompt ``n`` times.
     """
     from interp.hook_names import validate_hook
 
     cfg = config or GenerationConfig()
     if positions not in POSITION_MODES:
         raise ConfigError(f"positions {positions!r} is unknown; choose one of {', '.join(POSITION_MODES)}")
-    validate_hook(hook, model.hook_dict.keys(), model.cfg.n_layers)
     if vectors.ndim != 2 or vectors.shape[1] != model.cfg.d_model:
         raise ConfigError(f"row vectors must be [n, d_model={model.cfg.d_model}], got shape {tuple(vectors.shape)}")
+    n = int(vectors.shape[0])
+    hooks = [hook] * n if isinstance(hook, str) else list(hook)
+    if len(hooks) != n:
+        raise ConfigError(f"got {len(hooks)} hook names for {n} row vectors; give one hook, or one per vector")
+    for h in dict.fromkeys(hooks):
+        validate_hook(h, model.hook_dict.keys(), model.cfg.n_layers)
     if not bool(torch.isfinite(vectors).all()):
         raise ConfigError("row vectors contain NaN or inf; use smaller alphas")
-    n = int(vectors.shape[0])
+    vecs = vectors.detach().float()
     pairs = [(p, j) for p in prompts for j in range(n)]
     conts: list[str] = []
     new: list[tuple[int, ...]] = []
     for start in range(0, len(pairs), cfg.batch_size):
         chunk = pairs[start : start + cfg.batch_size]
         batch = prepare_prompts(model, [p for p, _ in chunk], chat=cfg.chat)
-        rows_v = vectors.detach().float()[[j for _, j in chunk]]
-        tracker = PositionTracker(batch.prompt_len, batch.left_pad)
-        fn = add_row_vectors_hook(rows_v, positions=positions, tracker=tracker)
-        rows = continue_tokens(model, batch.tokens, batch.attention_mask, fwd_hooks=[(hook, fn)], max_new_tokens=cfg.max_new_tokens,
+        fwd_hooks = []
+        for h in dict.fromkeys(hooks[j] for _, j in chunk):  # a tracker per hook: it advances once per call
+            rows_v = torch.stack([vecs[j] if hooks[j] == h else torch.zeros_like(vecs[j]) for _, j in chunk])
+            tracker = PositionTracker(batch.prompt_len, batch.left_pad)
+            fwd_hooks.append((h, add_row_vectors_hook(rows_v, positions=positions, tracker=tracker)))
+        rows = continue_tokens(model, batch.tokens, batch.attention_mask, fwd_hooks=fwd_hooks, max_new_tokens=cfg.max_new_tokens,
                                do_sample=cfg.do_sample, temperature=cfg.temperature, top_k=cfg.top_k, top_p=cfg.top_p,
                                seed=cfg.seed, use_kv_cache=cfg.use_kv_cache, stop_at_eos=cfg.stop_at_eos)
         new += rows
         conts += decode(model, rows)
     return Generation(tuple(p for p, _ in pairs), tuple(conts), tuple(new), cfg.seed, positions, cfg.to_dict(),
-                      ({"hook": hook, "row_vectors": n, "added_norms": [float(x) for x in vectors.norm(dim=-1)]},))
+                      ({"hook": hook if isinstance(hook, str) else sorted(set(hooks)), "row_vectors": n,
+                        "added_norms": [float(x) for x in vectors.norm(dim=-1)]},))

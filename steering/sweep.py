@@ -302,33 +302,66 @@ def run_sweep(model, prompts: Sequence[str], vectors: dict[tuple[str, int], torc
         hook = block_hook(config.hook_kind, layer)
         return SteeringSpec(hook, vectors[(e, layer)].detach().float(), alpha, config.scale, norms.get(layer), label=f"{e}:emotion")
 
-    rows: list[dict] = []
+    def cell_rows_of(e, direction, layer, alpha, seed, g, added, scores) -> list[dict]:
+        """One cell's rows (a row per prompt) from its generation ``g`` and ``scores`` (column -> per-prompt values)."""
+        return [{"emotion": e, "direction": direction, "layer": layer, "hook": block_hook(config.hook_kind, layer) if layer >= 0 else "",
+                 "alpha": alpha, "scale": config.scale, "added_norm": added, "seed": seed, "prompt_idx": i,
+                 "split": split_of[i], "direction_idx": -1, "prompt": p, "text": t, "n_new_tokens": len(ids),
+                 **{c: v[i] for c, v in scores.items()}}
+                for i, (p, t, ids) in enumerate(zip(prompts, g.continuations, g.new_tokens))]
+
     done = 0
-    for e, direction, layer, alpha, seed in cells:
-        spec = spec_for(e, layer, alpha) if direction == "emotion" else None
+    found: dict[tuple, list[dict]] = {}
+    missing: dict[tuple[str, int], list[tuple]] = {}  # (emotion, seed) -> steered cells still to generate
+    keys: dict[tuple, tuple[dict, str]] = {}
+    for cell in cells:
+        e, direction, layer, alpha, seed = cell
         key = {**base_key, "emotion": e, "direction": direction, "layer": layer, "alpha": alpha, "seed": seed,
                "generation": gen_cfg(seed).to_dict(), "mean_norm": norms.get(layer),
-               "vector": tensor_hash(vectors[(e, layer)]) if spec is not None else None}
-        name = cell_file_name(e, direction, layer, alpha, seed)
-        cell_rows = cache.load(name, key)
-        if cell_rows is None:
-            if spec is None:
-                if seed not in plain:
-                    plain[seed] = generate(model, prompts, [], positions=config.positions, config=gen_cfg(seed))
-                g, added = plain[seed], 0.0
-            else:
-                g, added = generate(model, prompts, [spec], positions=config.positions, config=gen_cfg(seed)), spec.added_norm
-            scores = score_texts(g.continuations, scorers, prompts=prompts, mask_emotion=e)
-            cell_rows = [{"emotion": e, "direction": direction, "layer": layer, "hook": block_hook(config.hook_kind, layer) if layer >= 0 else "",
-                          "alpha": alpha, "scale": config.scale, "added_norm": added, "seed": seed, "prompt_idx": i,
-                          "split": split_of[i], "direction_idx": -1, "prompt": p, "text": t, "n_new_tokens": len(ids),
-                          **{c: v[i] for c, v in scores.items()}}
-                         for i, (p, t, ids) in enumerate(zip(g.prompts, g.continuations, g.new_tokens))]
-            cache.save(name, key, cell_rows)
-        rows += cell_rows
+               "vector": tensor_hash(vectors[(e, layer)]) if direction == "emotion" else None}
+        keys[cell] = (key, cell_file_name(e, direction, layer, alpha, seed))
+        got = cache.load(keys[cell][1], key)
+        if got is not None:
+            found[cell] = got
+            done += 1
+        elif direction == "emotion":
+            missing.setdefault((e, seed), []).append(cell)
+    if progress is not None and done:
+        progress(done, total)
+    for cell in cells:  # unsteered baselines: one generation per seed, shared by the emotions
+        e, direction, layer, alpha, seed = cell
+        if direction != "none" or cell in found:
+            continue
+        if seed not in plain:
+            plain[seed] = generate(model, prompts, [], positions=config.positions, config=gen_cfg(seed))
+        g = plain[seed]
+        found[cell] = cell_rows_of(e, direction, layer, alpha, seed, g, 0.0,
+                                   score_texts(g.continuations, scorers, prompts=prompts, mask_emotion=e))
+        cache.save(keys[cell][1], keys[cell][0], found[cell])
         done += 1
         if progress is not None:
             progress(done, total)
+    for (e, seed), todo in missing.items():
+        # every missing layer × α cell of this emotion and seed in one batched call: rows = prompt × cell
+        specs = [spec_for(e, layer, alpha) for _, _, layer, alpha, _ in todo]
+        g = generate_row_vectors(model, prompts, [sp.hook for sp in specs], torch.stack([sp.added_vector() for sp in specs]),
+                                 positions=config.positions,
+                                 config=GenerationConfig(**{**gen_cfg(seed).to_dict(), "batch_size": max(config.generation.batch_size, 96)}))
+        n_c, n_p = len(todo), len(prompts)
+        order = [i * n_c + c for c in range(n_c) for i in range(n_p)]  # prompt-major rows -> cell-major
+        texts = [g.continuations[k] for k in order]
+        scores = score_texts(texts, scorers, prompts=prompts * n_c, mask_emotion=e)  # one scoring pass per emotion and seed
+        for c, (cell, sp) in enumerate(zip(todo, specs)):
+            ks = order[c * n_p:(c + 1) * n_p]
+            gc = type(g)(tuple(prompts), tuple(g.continuations[k] for k in ks), tuple(g.new_tokens[k] for k in ks), g.seed,
+                         g.positions, g.config, (sp.describe(),))
+            found[cell] = cell_rows_of(*cell, gc, sp.added_norm,
+                                       {col: v[c * n_p:(c + 1) * n_p] for col, v in scores.items()})
+            cache.save(keys[cell][1], keys[cell][0], found[cell])
+            done += 1
+            if progress is not None:
+                progress(done, total)
+    rows: list[dict] = [r for cell in cells for r in found[cell]]
     df = _expand_baseline(pd.DataFrame(rows), config.emotions, layers, config.hook_kind)
     agg = aggregate(df, config)
 

@@ -128,6 +128,10 @@ def _checked_records(ds, emotion: str, limit: int | None, scr_path: Path | None,
     return recs
 
 
+StopAfterOpt = typer.Option(10, "--stop-after", min=0, help="Besag–Clifford stopping: end a random control once this many draws "
+                                                            "are as extreme as the top set (p = n/draws); 0 = always every draw.")
+
+
 def ablate_cmd(model: str = ModelOpt, profile: str = ProfileOpt, emotion: str = EmotionOpt, heads: str = HeadsOpt,
                screening: Path = ScreeningOpt,
                ks: str = typer.Option(None, "--ks", help="Cumulative mode: k values like '1,2,5,10' (top-k screened heads vs k random)."),
@@ -135,6 +139,7 @@ def ablate_cmd(model: str = ModelOpt, profile: str = ProfileOpt, emotion: str = 
                                                                "neutral sentences, BOS excluded)."),
                metric: str = typer.Option("emotion_words", "--metric", help="emotion_words or contrast (whole words)."),
                n_random: int = typer.Option(100, "--n-random", min=1, help="Layer-matched random head sets per k (p floor 1/(n+1))."),
+               stop_after: int = StopAfterOpt,
                limit: int = typer.Option(None, "--limit", min=2, help="Use at most this many emotion sentences."),
                generate: int = GenerateOpt, max_new_tokens: int = MaxNewTokensOpt,
                generate_random: int = typer.Option(20, "--generate-random", min=0, help="Random head sets for the --generate control."),
@@ -163,12 +168,13 @@ def ablate_cmd(model: str = ModelOpt, profile: str = ProfileOpt, emotion: str = 
     if k_list:
         with progress_bar("ablating", 1, quiet=json_out) as update:
             res = cumulative_ablation(m, texts, emotion, hs, k_list, mode=mode, reference=reference, n_random=n_random,
-                                      metric=metric, seed=seed, progress=update)
+                                      metric=metric, seed=seed, stop_after=stop_after, progress=update)
         res.save(ctx.path)
         summary = {"run_dir": str(ctx.path), **res.to_dict()}
         rows = [[r["k"], _est(r["top_effect"]), _est(r["random_effect"]), f"{r['random_draw_min']:.4f} .. {r['random_draw_max']:.4f}",
-                 _est(r["top_minus_random"]), f"{r['p_draws']:.3g} (floor {r['p_floor']:.3g})"] for r in summary["rows"]]
-        cols = ["k", "Δ top-k", f"Δ k random (mean of {n_random})", "random draws min .. max", "top − random", "p (vs draws)"]
+                 _est(r["top_minus_random"]), f"{r['p_draws']:.3g} (floor {r['p_floor']:.3g}; {r['n_random_draws']} draws"
+                 + (", stopped early)" if r["stopped_early"] else ")")] for r in summary["rows"]]
+        cols = ["k", "Δ top-k", f"Δ k random (mean of ≤ {n_random})", "random draws min .. max", "top − random", "p (vs draws)"]
     else:
         single = ablate(m, texts, emotion, hs, mode=mode, reference=reference, metric=metric, seed=seed)
         summary = {"run_dir": str(ctx.path), **single.to_dict(), "baseline": "unablated run (clean_metric)"}
@@ -203,6 +209,7 @@ def patch_heads_cmd(model: str = ModelOpt, profile: str = ProfileOpt, emotion: s
                     modes: str = typer.Option("pattern_v,v_only,pattern_only,z", "--modes", help="Modes: pattern_v, v_only, pattern_only, z."),
                     positions: str = typer.Option("all", "--positions", help="'all' (equal lengths) or 'end' (mode z only)."),
                     n_random: int = typer.Option(100, "--n-random", min=0, help="Layer-matched random-head control draws (0 = none)."),
+                    stop_after: int = StopAfterOpt,
                     metric: str = typer.Option("emotion_words", "--metric", help="emotion_words or contrast (whole words)."),
                     generate_random: int = typer.Option(20, "--generate-random", min=0, help="Random heads for the --generate control."),
                     limit: int = typer.Option(None, "--limit", min=2, help="At most this many source/target pairs."),
@@ -238,7 +245,7 @@ def patch_heads_cmd(model: str = ModelOpt, profile: str = ProfileOpt, emotion: s
     with progress_bar("patching", len(mode_list), quiet=json_out) as update:
         for i, md in enumerate(mode_list):
             results.append(patch_heads(m, src, tgt, emotion, hs, mode=md, positions=positions, n_random=n_random, metric=metric,
-                                       seed=seed).to_dict())
+                                       seed=seed, stop_after=stop_after).to_dict())
             update(i + 1)
     gens = []
     if generate:

@@ -131,7 +131,7 @@ def test_cumulative_ablation_reports_top_and_layer_matched_random(tiny_model):
     for r in d["rows"]:
         assert r["top_effect"]["lo"] <= r["top_effect"]["value"] <= r["top_effect"]["hi"]
         assert r["random_draw_min"] <= r["random_effect"]["value"] <= r["random_draw_max"]
-        assert r["p_floor"] == pytest.approx(1 / (1 + r["n_random_draws"])) and r["p_floor"] <= r["p_draws"] <= 1
+        assert r["p_floor"] == pytest.approx(1 / (1 + r["n_random_planned"])) and r["p_floor"] <= r["p_draws"] <= 1
     # layer-matched: k=1 top head L0H0 → random single heads from layer 0, never L0H0 itself
     assert all(len(hs) == 1 and hs[0].startswith("L0") and hs[0] != "L0H0" for hs in d["rows"][0]["random_draw_heads"])
     assert res.random[0].value == pytest.approx(sum(res.random_draw_effects[0]) / len(res.random_draw_effects[0]), abs=1e-5)
@@ -190,6 +190,10 @@ def test_control_with_100_draws_rejects_planted_head_and_not_a_null(tmp_path):
     assert planted.p[0].n_draws == 100 and planted.p[0].p < 0.05 and planted.p[0].p_floor < 0.01
     null = cumulative_ablation(m, texts, "gratitude", [(1, 9)], [1], n_random=100, max_rows=400)
     assert null.top[0].value == 0 and null.p[0].p > 0.05
+    # the null stops early (Besag–Clifford: every draw is as extreme as 0), the planted effect ran every draw
+    assert null.p[0].stopped_early and null.p[0].n_draws == 10 and null.p[0].p == pytest.approx(1.0)
+    full = cumulative_ablation(m, texts, "gratitude", [(1, 9)], [1], n_random=100, max_rows=400, stop_after=0)
+    assert full.p[0].n_draws == 100 and not full.p[0].stopped_early
     assert control_p(10.0, [0.0] * 10).p > 0.05  # the old 10-draw control could never reject
 
 

@@ -187,6 +187,23 @@ def test_generate_row_vectors_equals_one_spec_per_vector(tiny_model):
         assert [rows.new_tokens[i * 3 + j] for i in range(2)] == list(one.new_tokens)
 
 
+def test_generate_row_vectors_with_one_hook_per_vector_equals_separate_calls(tiny_model):
+    """A layer × α batch (a hook per vector) gives the tokens of one steered call per (hook, vector)."""
+    from steering.generation import generate, generate_row_vectors
+    from steering.hooks import SteeringSpec
+
+    cfg = GenerationConfig(max_new_tokens=5, stop_at_eos=False, batch_size=4)
+    vecs = random_directions(3, tiny_model.cfg.d_model, 3) * 4.0
+    hooks = ["blocks.0.hook_resid_pre", "blocks.1.hook_resid_pre", "blocks.1.hook_resid_pre"]
+    prompts = ["abc def", "hello there"]
+    rows = generate_row_vectors(tiny_model, prompts, hooks, vecs, positions="all", config=cfg)
+    for j in range(3):
+        one = generate(tiny_model, prompts, [SteeringSpec(hooks[j], vecs[j], 1.0, "raw")], config=cfg)
+        assert [rows.new_tokens[i * 3 + j] for i in range(2)] == list(one.new_tokens)
+    with pytest.raises(ConfigError, match="one per vector"):
+        generate_row_vectors(tiny_model, prompts, hooks[:2], vecs, config=cfg)
+
+
 def test_sweep_result_save_load_and_figure(tiny_sweep, tmp_path):
     from steering.sweep_figures import save_sweep_figures
 
