@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from tests.helpers import run_cli
+from tests.humaneval.error_cases import HUMANEVAL_CASES
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -57,6 +58,25 @@ def _study(tmp: Path, name: str) -> Path:
     return p
 
 
+def _tiny_vector_file(tmp: Path, hook: str) -> Path:
+    from interp.models import load_model, model_info
+    from steering.vectors import EmotionVector, save_vectors
+
+    m = load_model("tiny", device="cpu")
+    info = model_info(m)
+    v = EmotionVector("gratitude", torch.ones(m.cfg.d_model), hook, int(hook.split(".")[1]), "sentence_end", "neutral",
+                      info.name, info.source_hash, "ds")
+    return save_vectors([v], tmp / "v.safetensors")
+
+
+def _control_vector_of_width(tmp: Path, d: int) -> Path:
+    from steering.export import export_gguf
+    from steering.vectors import EmotionVector
+
+    return export_gguf([EmotionVector("gratitude", torch.ones(d), "blocks.1.hook_resid_post", 1, "sentence_end", "neutral",
+                                      "other", "0" * 64, "ds")], tmp / "w.gguf")
+
+
 # (case id, args builder (tmp, runs root) -> argv, pattern in the error line). Rows follow the README table.
 CASES = [
     ("unknown-model", lambda t, r: ["extract", "--model", "gpt-none", "--runs-root", r], "unknown model"),
@@ -96,7 +116,16 @@ CASES = [
     ("missing-vector-file", lambda t, r: ["steer", "--model", "gpt-none-never-loaded", "--vectors", str(t / "none.safetensors"),
                                           "--emotion", "gratitude", "--runs-root", r, "Hello"], "no saved vectors"),
     ("not-a-run-folder", lambda t, r: ["runs", "compare", str(t), str(t)], "not a run folder"),
+    ("vectors-export-unknown-format", lambda t, r: ["vectors-export", str(_tiny_vector_file(t, "blocks.1.hook_resid_post")),
+                                                    "--format", "onnx", "--out", str(t / "x.onnx")], "format 'onnx' is unknown"),
+    ("vectors-export-resid-pre-0", lambda t, r: ["vectors-export", str(_tiny_vector_file(t, "blocks.0.hook_resid_pre")),
+                                                 "--format", "gguf", "--out", str(t / "x.gguf")], "embedding output"),
+    ("vectors-import-other-width", lambda t, r: ["vectors-import", str(_control_vector_of_width(t, 7)), "--model", "tiny",
+                                                 "--out", str(t / "o.safetensors")], "has d_model 7 but the model has d_model"),
+    ("vectors-import-not-a-control-vector", lambda t, r: ["vectors-import", str(_jsonl(t / "x.gguf", [{"a": 1}])), "--model", "tiny",
+                                                          "--out", str(t / "o.safetensors")], "not a readable GGUF"),
 ]
+CASES += HUMANEVAL_CASES
 _CAPSYS: list = [None]
 
 
