@@ -168,8 +168,14 @@ def phase_align(state: StudyState, out: Path) -> dict:
     sa, sb = state.store(), state.store(cfg.model_b)
     kind = state.cfg.vectors.hook
     ha_all, hb_all = _hooks_of_kind(sa, kind), _hooks_of_kind(sb, kind)
-    la = cfg.layer_a if cfg.layer_a >= 0 else strongest_layer(sa, ha_all, seed=seed)
-    lb = cfg.layer_b if cfg.layer_b >= 0 else strongest_layer(sb, hb_all, seed=seed)
+    sel_ids = {r.id for r in state.split.part("selection").records}
+    ev_texts = {r.text for r in state.split.part("evaluation").records}
+
+    def sel_rows(st) -> list[int]:
+        return [i for i, rid in enumerate(st.ids) if rid in sel_ids]
+
+    la = cfg.layer_a if cfg.layer_a >= 0 else strongest_layer(sa, ha_all, seed=seed, rows=sel_rows(sa))
+    lb = cfg.layer_b if cfg.layer_b >= 0 else strongest_layer(sb, hb_all, seed=seed, rows=sel_rows(sb))
     ha = next((h for h in ha_all if hook_layer(h) == la), None)
     hb = next((h for h in hb_all if hook_layer(h) == lb), None)
     from interp.errors import ConfigError
@@ -177,9 +183,10 @@ def phase_align(state: StudyState, out: Path) -> dict:
     if ha is None or hb is None:
         raise ConfigError(f"[align] layer {la if ha is None else lb} is not in the stored {kind} layers")
     res = align_stores(sa, sb, ha, hb, k=state.cfg.subspace.k, alpha=cfg.ridge, test_fraction=cfg.holdout, n_boot=200, seed=seed,
-                       progress=state.progress)
+                       evaluate_on=ev_texts, progress=state.progress)
     d = res.to_dict()
-    d.update(model_a=sa.model_name, model_b=sb.model_name, layer_a=la, layer_b=lb)
+    d.update(model_a=sa.model_name, model_b=sb.model_name, layer_a=la, layer_b=lb,
+             split={"layers_chosen_on": "selection", "emotion_vectors_judged_on": "evaluation"})
     atomic_write_json(out / "results.json", d)
     for k, ev in res.evaluations.items():
         save_plotly(gf.alignment_bars(ev.to_dict(), title=f"{sa.model_name} L{la} → {sb.model_name} L{lb} ({k})"),
@@ -198,7 +205,7 @@ def phase_align(state: StudyState, out: Path) -> dict:
              for k, ev in res.evaluations.items()]
     return {"text": f"{sa.model_name} L{la} (d={res.d_a}) → {sb.model_name} L{lb} (d={res.d_b}); maps fitted on "
                     f"{res.n_neutral_train} neutral sentences, judged on {res.n_neutral_test} held-out neutral sentences and "
-                    f"{res.n_emotion_sentences} emotion sentences. 'Before' pads the vectors to a common size: a coordinate coincidence.",
+                    f"{res.n_emotion_sentences} evaluation-split emotion sentences (layers chosen on the selection split). 'Before' pads the vectors to a common size: a coordinate coincidence.",
             "headline": headline,
             "tables": [{"title": "maps", "columns": ["map", "held-out R²", "mean cos² after", "self-check cos² in span", "self-check passed"],
                         "rows": table}]}

@@ -21,9 +21,15 @@ def hook_layer(hook: str) -> int:
     return -1 if layer is None else layer
 
 
-def strongest_layer(store, hooks: list[str], *, seed: int = 0) -> int:
-    """Centre of the band of layers whose sentence-end emotion vectors stand furthest above their shuffled null."""
-    vals = [vector_reliability(reference_rows(store, h, "sentence_end"), store.labels, n_boot=10, n_splits=1, n_shuffle=20,
+def strongest_layer(store, hooks: list[str], *, seed: int = 0, rows: list[int] | None = None) -> int:
+    """Centre of the band of layers whose sentence-end emotion vectors stand furthest above their shuffled null.
+
+    ``rows``: the sentences (store indices) the choice may look at — the selection split, so that what is then
+    reported at this layer comes from other sentences; None = every sentence.
+    """
+    idx = list(range(len(store.labels))) if rows is None else list(rows)
+    labels = [store.labels[i] for i in idx]
+    vals = [vector_reliability(reference_rows(store, h, "sentence_end")[idx], labels, n_boot=10, n_splits=1, n_shuffle=20,
                                seed=seed).signal_ratio() for h in hooks]
     band = strongest_band(vals, [hook_layer(h) for h in hooks])
     return band[len(band) // 2]
@@ -64,8 +70,12 @@ class StoreAlignment:
 
 def align_stores(sa, sb, hook_a: str, hook_b: str, *, method: str = "sentence_end", rows: list[str] = ("end", "mean"),
                  k: int = 10, alpha: float = 1e-2, common_dim: int | None = None, test_fraction: float = 0.3,
-                 n_boot: int = 200, seed: int = 0, progress=None) -> StoreAlignment:
-    """Fit and judge every map kind from ``hook_a`` of store ``sa`` into ``hook_b`` of store ``sb``."""
+                 n_boot: int = 200, seed: int = 0, evaluate_on: set[str] | None = None, progress=None) -> StoreAlignment:
+    """Fit and judge every map kind from ``hook_a`` of store ``sa`` into ``hook_b`` of store ``sb``.
+
+    ``evaluate_on``: texts of the emotion sentences the emotion vectors are judged on (the evaluation split);
+    None = every shared emotion sentence.
+    """
     for st, h in ((sa, hook_a), (sb, hook_b)):
         if h not in st.hooks:
             raise ConfigError(f"hook {h!r} is not in the store at {str(st.path)!r}; it holds {', '.join(st.hooks[:4])}…")
@@ -76,7 +86,7 @@ def align_stores(sa, sb, hook_a: str, hook_b: str, *, method: str = "sentence_en
     neutral = [key for key in shared if key[1] == "neutral"]
     if not neutral:
         raise DatasetError("the two stores share no neutral sentences (matched by text); extract both from the same dataset")
-    emotional = [key for key in shared if key[1] != "neutral"]
+    emotional = [key for key in shared if key[1] != "neutral" and (evaluate_on is None or key[0] in evaluate_on)]
     counts = Counter(key[1] for key in emotional)
     if not counts or min(counts.values()) < 2:
         raise DatasetError(f"the two stores share too few emotion sentences ({dict(counts)}); every emotion needs at least 2")

@@ -308,21 +308,26 @@ def align(
     sb = sa if same else _get_store(ctx, store_b, model_b, profile, [hook_kind_], None, device, json_out, "activations-b")
     hooks_a, hooks_b = _select_hooks(sa, [hook_kind_], None), _select_hooks(sb, [hook_kind_], None)
     _small_matrix_threads()
-    la = layer_a if layer_a is not None else strongest_layer(sa, hooks_a, seed=seed)
+    from steering.geometry_report import store_split
+
+    sel_a, ev_a, _ = store_split(sa, seed=seed)  # layers chosen on the selection half, vectors judged on the evaluation half
+    sel_b = store_split(sb, seed=seed)[0]
+    la = layer_a if layer_a is not None else strongest_layer(sa, hooks_a, seed=seed, rows=sel_a)
     nla, nlb = sa.manifest["model_info"]["n_layers"], sb.manifest["model_info"]["n_layers"]
     if layer_b is not None:
         lb = layer_b
     elif match_depth:
         lb = int(round(la * (nlb - 1) / max(nla - 1, 1)))
     else:
-        lb = strongest_layer(sb, hooks_b, seed=seed)
+        lb = strongest_layer(sb, hooks_b, seed=seed, rows=sel_b)
     ha, hb = [h for h in hooks_a if _layer(h) == la], [h for h in hooks_b if _layer(h) == lb]
     if not ha or not hb:
         raise ConfigError(f"layer {la if not ha else lb} is not in the store ({hook_kind_} layers "
                           f"{[_layer(h) for h in (hooks_a if not ha else hooks_b)]})")
     with progress_bar("fitting and evaluating maps", len(KINDS), quiet=json_out) as update:
         res = align_stores(sa, sb, ha[0], hb[0], method=method, rows=row_kinds, k=k, alpha=alpha, common_dim=common_dim,
-                           test_fraction=test_fraction, n_boot=n_boot, seed=seed, progress=lambda d, t: update(d))
+                           test_fraction=test_fraction, n_boot=n_boot, seed=seed, evaluate_on={sa.texts[i] for i in ev_a},
+                           progress=lambda d, t: update(d))
     evals, checks = res.evaluations, res.checks
     tr, te = range(res.n_neutral_train), range(res.n_neutral_test)
     fig_dir = ctx.sub("figures")

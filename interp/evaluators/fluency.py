@@ -54,7 +54,7 @@ class FluencyScorer:
     maskable = False  # perplexity and repetition describe the text as generated; a masked copy is not what the model wrote
     columns = ("perplexity", "distinct_1", "distinct_2", "longest_repeat")
 
-    def __init__(self, model=None, *, chat: bool = False, batch_size: int = 16) -> None:
+    def __init__(self, model=None, *, chat: bool = False, batch_size: int = 32) -> None:
         if model is None:
             raise ConfigError("the fluency scorer needs the unsteered model: make_scorer('fluency', model=model)")
         self.model = model
@@ -85,20 +85,19 @@ class FluencyScorer:
         out = [float("nan")] * len(rows)
         pad = tok.pad_token_id if tok.pad_token_id is not None else 0
         device = self.model.cfg.device
-        for a in range(0, len(rows), self.batch_size):
-            chunk = [(i, c, x) for i, (c, x) in enumerate(rows[a : a + self.batch_size], start=a) if x]
-            if not chunk:
-                continue
+        order = sorted((i for i, (_, x) in enumerate(rows) if x), key=lambda i: len(rows[i][0]) + len(rows[i][1]))
+        for a in range(0, len(order), self.batch_size):  # length-sorted batches: little padding
+            chunk = [(i, *rows[i]) for i in order[a : a + self.batch_size]]
             width = max(len(c) + len(x) for _, c, x in chunk)
             ids = torch.full((len(chunk), width), int(pad), dtype=torch.long)
             mask = torch.zeros_like(ids)
             for r, (_, c, x) in enumerate(chunk):
                 ids[r, : len(c) + len(x)] = torch.tensor(c + x)
                 mask[r, : len(c) + len(x)] = 1
-            logits = self.model(ids.to(device), attention_mask=mask.to(device)).float()
-            logp = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, ids[:, 1:].to(device).unsqueeze(-1)).squeeze(-1)
+            logits = self.model(ids.to(device), attention_mask=mask.to(device))
             for r, (i, c, x) in enumerate(chunk):
-                nll = -logp[r, len(c) - 1 : len(c) + len(x) - 1]
+                lg = logits[r, len(c) - 1 : len(c) + len(x) - 1].float()  # the positions predicting the continuation
+                nll = torch.logsumexp(lg, dim=-1) - lg.gather(-1, torch.tensor(x, device=lg.device)[:, None]).squeeze(-1)
                 out[i] = math.exp(float(nll.mean()))
         return out
 
