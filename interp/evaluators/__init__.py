@@ -9,8 +9,10 @@ registered by name; users add their own (e.g. a Hugging Face classifier from the
 
 Built-ins: ``sentiment`` (VADER), ``nrc`` (NRC emotion lexicon), ``keywords`` (emotion words
 per target emotion), ``fluency`` (perplexity under an unsteered model + repetition; needs
-``model=``), ``politeness`` (ConvoKit politeness strategies; optional extra) and
-``hf_classifier`` (any local or hub sequence classifier; needs ``model_name_or_path=``).
+``model=``), ``politeness`` (ConvoKit politeness strategies; optional extra),
+``hf_classifier`` (any local or hub sequence classifier; needs ``model_name_or_path=``), and for
+Japanese text ``keigo`` (honorific markers) and ``ja_sentiment`` (polarity lexicon), both by
+morphological analysis (optional extra ``ja``), and ``ja_keywords`` (emotion expressions).
 """
 
 from collections.abc import Callable, Sequence
@@ -39,6 +41,9 @@ _BUILTIN: dict[str, str] = {
     "fluency": "interp.evaluators.fluency:FluencyScorer",
     "politeness": "interp.evaluators.politeness:PolitenessScorer",
     "hf_classifier": "interp.evaluators.hf_classifier:HFClassifierScorer",
+    "keigo": "interp.evaluators.japanese:KeigoScorer",
+    "ja_sentiment": "interp.evaluators.japanese:JapaneseSentimentScorer",
+    "ja_keywords": "interp.evaluators.japanese:JapaneseKeywordScorer",
 }
 _USER: dict[str, Callable[..., Scorer]] = {}
 

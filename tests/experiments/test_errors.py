@@ -88,9 +88,10 @@ CASES = [
     ("layers-not-integers", lambda t, r: ["extract", "--model", "tiny", "--layers", "a,b", "--runs-root", r], "must be integers"),
     ("malformed-dataset", lambda t, r: ["extract", "--model", "tiny", "--runs-root", r, "--profile",
                                         str(_jsonl(t / "bad.jsonl", [{"id": "a", "emotion": "anger"}]))], "field 'text'"),
-    ("validate-non-english", lambda t, r: ["dataset", "validate", "--dataset", str(_jsonl(t / "ja.jsonl", [
-        {"id": "ja-1", "text": "本当にありがとうございます。", "emotion": "gratitude", "spans": [[3, 13]], "language": "ja"}]))],
-     "rule violation"),
+    ("validate-unsupported-language", lambda t, r: ["dataset", "validate", "--dataset", str(_jsonl(t / "de.jsonl", [
+        {"id": "de-1", "text": "Vielen Dank für die schnelle Hilfe heute.", "emotion": "gratitude", "spans": [[0, 11]], "language": "de"}]))],
+     "no emotion lexicon for language 'de'"),
+    ("unknown-attribute", lambda t, r: ["dataset", "validate", "-a", "sarcasm"], "unknown attribute 'sarcasm'"),
     ("sentence-longer-than-context", lambda t, r: ["extract", "--model", "tiny", "--runs-root", r, "--profile",
                                                    str(_jsonl(t / "long.jsonl", [{"id": "huge-1", "text": "word " * 300,
                                                                                   "emotion": "neutral", "spans": []}]))],
@@ -161,9 +162,9 @@ def test_every_readme_error_row_is_walked():
 
 
 def test_extract_warns_on_what_dataset_validate_rejects(tmp_path, capsys):
-    """Non-English text: `dataset validate` exits 2, `extract` warns with the same first problem and goes on."""
-    ds = _jsonl(tmp_path / "ja.jsonl", [{"id": f"ja-{i}", "text": t, "emotion": "neutral", "spans": [], "language": "ja"}
-                                        for i, t in enumerate(["今日は雨が降っています。", "駅まで歩いて十分です。"])])
+    """A language without an emotion lexicon: `dataset validate` exits 2, `extract` warns with the same first problem and goes on."""
+    ds = _jsonl(tmp_path / "de.jsonl", [{"id": f"de-{i}", "text": t, "emotion": "neutral", "spans": [], "language": "de"}
+                                        for i, t in enumerate(["Heute regnet es den ganzen Tag.", "Zum Bahnhof sind es zehn Minuten."])])
     code, _, err_v = run_cli(["dataset", "validate", "--dataset", str(ds)], capsys)
     assert code == 2
     first = re.search(r"first: (.*)$", err_v.strip().splitlines()[-1]).group(1)
