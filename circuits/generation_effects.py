@@ -25,6 +25,7 @@ from circuits.ablation import (AblationReference, Head, RowLayout, head_mask, ma
                                validate_heads)
 from circuits.head_controls import control_p, headline_p, matched_draws
 from circuits.head_patching import _check_lengths, _check_mode, _HeadPatcher, run_source
+from interp.attributes import get_attribute
 from interp.errors import ConfigError
 from interp.generation import continue_tokens, decode
 from interp.lexicon import EMOTION_WORDS
@@ -32,7 +33,8 @@ from interp.positions import tokenize_batch
 from interp.stats import Estimate, bootstrap_ci, sign_flip_pvalue
 
 #: Score column an emotion's intervention should move (anger: VADER's negative share, apology: its keywords).
-TARGET_COLUMN = {"gratitude": "vader_compound", "anger": "vader_neg", "apology": "kw_apology"}
+TARGET_COLUMN: dict[str, str] = get_attribute("emotion").language("en").targets
+"""Emotion → the score its generation effect leads with: the attribute registry's targets (as the sweep's)."""
 
 
 def target_column(emotion: str) -> str:

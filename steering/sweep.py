@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from interp.attributes import get_attribute
 from interp.errors import ConfigError
 from interp.evaluators.masking import masked_column
 from interp.hook_names import block_hook, validate_layer
@@ -44,8 +45,9 @@ from steering.hooks import SCALE_MODES, SteeringSpec, check_alpha, mean_resid_no
 from steering.sweep_cache import CellCache, cell_file_name, tensor_hash, texts_hash
 from steering.sweep_stats import RandomControl, aggregate
 
-TARGET_SCORES: dict[str, str] = {"gratitude": "vader_compound", "anger": "nrc_anger", "apology": "kw_apology"}
-"""Default score that steering toward an emotion should raise."""
+TARGET_SCORES: dict[str, str] = get_attribute("emotion").language("en").targets
+"""Default score that steering toward an emotion should raise: the attribute registry's targets
+(:mod:`interp.attributes`), the same columns the circuit phases' generation effects use."""
 
 MIN_RANDOM = 20
 """Fewest random directions: the p-value floor 1/(1+n) must sit below 0.05."""

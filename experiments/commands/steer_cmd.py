@@ -59,7 +59,7 @@ def sweep(
     allow_hook_mismatch: bool = typer.Option(False, "--allow-hook-mismatch", help="Accept saved vectors computed at another hook of the same layer."),
     allow_other_model: bool = typer.Option(False, "--allow-other-model", help="Accept saved vectors computed on another model of the same width (a deliberate transfer; warns)."),
     scorers: str = typer.Option("sentiment,nrc,keywords,fluency", "--scorers", help="Scorers (see interp.evaluators; fluency is required)."),
-    target: str = typer.Option(None, "--target", help="Target score per emotion, e.g. 'anger=vader_neg' (default: gratitude=vader_compound, anger=nrc_anger, apology=kw_apology)."),
+    target: str = typer.Option(None, "--target", help="Target score per emotion, e.g. 'anger=vader_neg' (default: the attribute registry's targets, gratitude=vader_compound, anger=vader_neg, apology=kw_apology)."),
     ppl_bound: float = typer.Option(1.5, "--ppl-bound", help="Usable window: perplexity ratio to alpha=0 at most this."),
     no_random: bool = typer.Option(False, "--no-random-control", help="Skip the random-direction control (then no cell is usable)."),
     n_random: int = typer.Option(20, "--n-random", min=20, help="Norm-matched random directions per controlled cell (p floor 1/(n+1))."),
