@@ -25,6 +25,15 @@ Users add attributes in code (:func:`register_attribute`) or from a TOML/JSON fi
     sarcastic = ["yeah right", "oh great"]
 
 Unknown attributes, languages, labels and file keys raise :class:`~interp.errors.ConfigError` listing the choices.
+
+**Not yet read from the registry** (issue 17, open): the analyses still take ``"neutral"`` as the contrast
+label — ``steering.vectors`` (``CONTRASTS``, matched-token rows), ``steering.reliability``, ``steering.subspace``,
+``steering.probes``, ``steering.geometry_report``, ``steering.store_alignment``, ``circuits.head_screening``
+(pair lookup), ``circuits.ov_qk``; the English lexicon is assumed by ``circuits.metrics`` (control words),
+``circuits.generation_effects``, the keyword scorer and ``interp.evaluators.masking``; study configs accept
+profile names only and default to the three English emotions (``experiments.study_config``); the gratitude ~
+anger cosine pair is fixed in ``experiments.phases_geometry`` and ``steering.geometry_report``. The sweep's and the
+circuit phases' target scores do read it (``steering.sweep.TARGET_SCORES``, ``circuits.generation_effects.TARGET_COLUMN``).
 """
 
 import json
