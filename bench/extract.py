@@ -21,6 +21,7 @@ from interp.activations import extract_activations
 from interp.datasets import load_profile
 from interp.models import load_model
 from interp.positions import tokenize_batch
+from interp.registry import DEFAULT_MODEL
 
 
 def plain_forward(model, ds, batch_size: int) -> tuple[float, int]:
@@ -48,7 +49,7 @@ def extraction(model, ds, batch_size: int, hooks: list[str]) -> tuple[float, int
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default="smollm2-135m")
+    ap.add_argument("--model", default=DEFAULT_MODEL)
     ap.add_argument("--profile", default="baseline")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--repeats", type=int, default=3)

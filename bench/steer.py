@@ -16,8 +16,10 @@ import torch
 
 
 def main(argv: list[str] | None = None) -> int:
+    from interp.registry import DEFAULT_MODEL
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default="smollm2-135m")
+    ap.add_argument("--model", default=DEFAULT_MODEL)
     ap.add_argument("--n-prompts", type=int, default=30)
     ap.add_argument("--max-new-tokens", type=int, default=20)
     ap.add_argument("--repeats", type=int, default=3)

@@ -33,7 +33,18 @@ JsonOpt = typer.Option(False, "--json", help="Print a machine-readable JSON summ
 RunsRootOpt = typer.Option(Path("runs"), "--runs-root", envvar="EMOTION_CIRCUITS_RUNS_ROOT",
                            help="Folder under which run directories are created (env EMOTION_CIRCUITS_RUNS_ROOT).")
 SeedOpt = typer.Option(0, "--seed", help="Global random seed (Python, NumPy, torch).")
-DeviceOpt = typer.Option(None, "--device", help="torch device (default: cuda if available, else cpu).")
+DeviceOpt = typer.Option(None, "--device", help="torch device: cpu, cuda, cuda:1, … (default: auto, cuda if available, else cpu).")
+
+
+def _check_dtype(value: str) -> str:
+    """Refuse a bad ``--dtype`` while the arguments are parsed (before a run folder exists); keep its canonical name."""
+    from interp.models import dtype_name, parse_dtype
+
+    return dtype_name(parse_dtype(value, name="--dtype"))
+
+
+DtypeOpt = typer.Option("float32", "--dtype", callback=_check_dtype,
+                        help="Model parameter dtype: float32, bfloat16 or float16 (also fp32, bf16, fp16).")
 
 
 def emit_json(obj: Any) -> None:
@@ -141,16 +152,17 @@ def progress_bar(description: str, total: int, *, quiet: bool = False) -> Iterat
         yield update
 
 
-def load_model_cli(name: str, device: str | None = None, *, quiet: bool = False):
-    """Load a model with a spinner on stderr."""
-    from interp.models import load_model
+def load_model_cli(name: str, device: str | None = None, dtype: str = "float32", *, quiet: bool = False):
+    """Load a model (``dtype`` by name, see :func:`interp.models.parse_dtype`) with a spinner on stderr."""
+    from interp.models import load_model, parse_dtype
 
+    dt = parse_dtype(dtype, name="--dtype")
     if quiet:
-        return load_model(name, device=device)
+        return load_model(name, device=device, dtype=dt)
     with err_console.status(f"loading model {name} …"):
-        model = load_model(name, device=device)
+        model = load_model(name, device=device, dtype=dt)
     info = model.ec_info
-    err_console.print(f"loaded {info.name} ({info.n_layers} layers, d_model {info.d_model}) in {info.load_seconds:.1f} s"
+    err_console.print(f"loaded {info.name} ({info.n_layers} layers, d_model {info.d_model}, {info.dtype}) in {info.load_seconds:.1f} s"
                       + (" from cache" if info.from_cache else ""))
     return model
 

@@ -162,6 +162,8 @@ def phase_ablate(state: StudyState, out: Path) -> dict:
     headline, tables, gens, results = [], [], [], []
     for i, emotion in enumerate(cfg.emotions):
         recs = _evaluation_records(state, scr, emotion, max(2, cfg.generate_prompts), "[ablate] generate_prompts")
+        if cfg.n_sentences:
+            recs = recs[: max(cfg.n_sentences, 2, cfg.generate_prompts)]
         texts = [r.text for r in recs]
         ranked = scr.top_heads(emotion, cfg.max_k)
 

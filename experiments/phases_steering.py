@@ -37,19 +37,20 @@ def phase_sweep(state: StudyState, out: Path) -> dict:
     from interp.errors import ConfigError
     from interp.evaluators import make_scorer
     from steering.generation import GenerationConfig
-    from steering.sweep import SweepConfig, run_sweep, vectors_from_file
+    from steering.sweep import SweepConfig, default_sweep_layers, run_sweep, vectors_from_file
     from steering.sweep_figures import save_sweep_figures
 
     cfg, seed = state.cfg.sweep, state.cfg.study.seed
     m = state.model(state.cfg.study.model)
     prompts = load_prompts(None)[: cfg.n_prompts]
-    vecs = vectors_from_file(vectors_file(state), m, cfg.emotions, cfg.layers, hook_kind=cfg.hook_kind)
+    layers = list(cfg.layers) or default_sweep_layers(m.cfg.n_layers)
+    vecs = vectors_from_file(vectors_file(state), m, cfg.emotions, layers, hook_kind=cfg.hook_kind)
     scorers = [make_scorer(n) for n in ("sentiment", "nrc", "keywords")] + [make_scorer("fluency", model=m)]
     columns = sorted({c for sc in scorers for c in sc.columns})
     for e, col in cfg.targets.items():
         if col not in columns:
             raise ConfigError(f"[sweep] targets.{e} = {col!r} is not a score column; allowed: {', '.join(columns)}")
-    sweep_cfg = SweepConfig(emotions=tuple(cfg.emotions), layers=tuple(cfg.layers), alphas=tuple(cfg.alphas), hook_kind=cfg.hook_kind,
+    sweep_cfg = SweepConfig(emotions=tuple(cfg.emotions), layers=tuple(layers), alphas=tuple(cfg.alphas), hook_kind=cfg.hook_kind,
                             scale=cfg.scale, random_control=cfg.random_control, random_seed=seed + 1234, ppl_bound=cfg.ppl_bound,
                             n_random=cfg.n_random, random_max_cells=cfg.random_max_cells, distinct2_drop=cfg.distinct2_drop,
                             repeat_rise=cfg.repeat_rise, selection_fraction=state.cfg.study.split_fraction, split_seed=seed,
@@ -86,7 +87,7 @@ def phase_sweep(state: StudyState, out: Path) -> dict:
               f"{r.random_p:.3g} / {r.random_p_masked:.3g}", bool(r.usable)]
              for r in result.aggregates[result.aggregates.random_checked & (result.aggregates.split == "evaluation")].itertuples()]
     return {"text": f"{len(prompts)} neutral prompts split by text (seed {seed}) into {len(sp['selection'])} selection and "
-                    f"{len(sp['evaluation'])} evaluation prompts; {cfg.max_new_tokens} greedy tokens, layers {cfg.layers}, α {cfg.alphas} "
+                    f"{len(sp['evaluation'])} evaluation prompts; {cfg.max_new_tokens} greedy tokens, layers {layers}, α {cfg.alphas} "
                     f"({sweep_cfg.to_dict()['unit']}). Effects are paired (same prompt) differences from α=0 with bootstrap CIs and "
                     f"Holm-corrected sign-flip p-values, on the raw text and with the emotion's lexicon words masked (replaced by "
                     f"'thing'). The best cell and the window candidates are chosen on the selection prompts; every reported effect and "

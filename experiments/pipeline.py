@@ -62,9 +62,9 @@ class StudyState:
 
     def model(self, name: str):
         if name not in self.models:
-            from interp.models import load_model
+            from interp.models import load_model, parse_dtype
 
-            self.models[name] = load_model(name, device=self.cfg.study.device)
+            self.models[name] = load_model(name, device=self.cfg.study.device, dtype=parse_dtype(self.cfg.study.dtype))
             self.ctx.record_model(self.models[name])
         return self.models[name]
 
@@ -83,11 +83,16 @@ PhaseFn = Callable[[StudyState, Path], dict]
 
 
 def phase_key(state: StudyState, phase: str, model_hash: str, dataset_hash: str) -> str:
+    from interp.models import dtype_name, parse_dtype
+
     cfg = state.cfg
     section = cfg.section(phase) if hasattr(cfg, phase) else {}
     upstream = {p: state.keys.get(p) for p in PREREQUISITES[phase]}
     extra = {"model": cfg.study.model, "seed": cfg.study.seed, "profile": cfg.study.profile,
              "split": state.split.describe() if state.split is not None else None}
+    dtype = dtype_name(parse_dtype(cfg.study.dtype))
+    if dtype != "float32":
+        extra["dtype"] = dtype  # only when not float32, so phases finished before [study] dtype existed stay reusable
     if phase == "extract" and cfg.enabled("align"):
         extra["model_b"] = cfg.align.model_b  # extract also stores model B's activations for alignment
     return _hash({"phase": phase, "model_hash": model_hash, "dataset_hash": dataset_hash, "section": section,

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from interp.errors import ConfigError
+from interp.registry import DEFAULT_MODEL
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -37,11 +38,12 @@ PREREQUISITES: dict[str, tuple[str, ...]] = {
 @dataclass
 class StudySection:
     name: str = "study"
-    model: str = "smollm2-135m"
+    model: str = DEFAULT_MODEL
     profile: str = "baseline"
     seed: int = 0
     phases: list[str] = field(default_factory=lambda: list(PHASES))
-    device: str = "cpu"
+    device: str = "cpu"  # torch device for every model of the study ("auto": cuda if available, else cpu)
+    dtype: str = "float32"  # model parameter dtype (interp.models.DTYPES: float32, bfloat16, float16)
     # Selection / evaluation split (interp.splits): "halves" splits the profile per label by seeded hash
     # (split_fraction goes to selection); "profile" selects on `profile` and evaluates on the records that
     # `evaluation_profile` adds to it. Every selection (band, heads, best cell, window) uses the selection split;
@@ -88,7 +90,7 @@ class AlignSection:
 @dataclass
 class SweepSection:
     emotions: list[str] = field(default_factory=lambda: ["gratitude", "anger"])
-    layers: list[int] = field(default_factory=lambda: [3, 9, 15, 21, 27])
+    layers: list[int] = field(default_factory=list)  # empty: steering.sweep.default_sweep_layers of the model's depth
     alphas: list[float] = field(default_factory=lambda: [-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0])
     n_prompts: int = 30
     max_new_tokens: int = 20
@@ -121,6 +123,7 @@ class AblateSection:
     # Besag–Clifford stopping: a k's control ends once this many draws are as extreme as the top set (0 = all draws).
     stop_after: int = 10
     ks: list[int] = field(default_factory=list)  # tested k's (empty: 1, 2, 5, 10, 20 up to max_k, and max_k)
+    n_sentences: int = 0  # > 0: only the first this many evaluation sentences per emotion (split order; 0 = all)
     mode: str = "mean"  # circuits.ablation.MODES: zero | mean | resample (reference: the selection split's neutral sentences)
     metric: str = "emotion_words"  # circuits.metrics.METRICS
     generate_prompts: int = 0  # > 0: also continue this many evaluation emotion sentences with the top max_k heads ablated
@@ -240,6 +243,9 @@ def validate(cfg: StudyConfig, *, source: str = "config") -> None:
 
     if cfg.study.profile not in PROFILES and not Path(cfg.study.profile).exists():
         raise ConfigError(f"{source}: [study] profile must be one of {', '.join(PROFILES)} or an existing dataset file, got {cfg.study.profile!r}")
+    from interp.models import parse_dtype
+
+    parse_dtype(cfg.study.dtype, name=f"{source}: [study] dtype")
     from interp.splits import SPLIT_METHODS
 
     if cfg.study.split not in SPLIT_METHODS:
@@ -277,6 +283,7 @@ def validate(cfg: StudyConfig, *, source: str = "config") -> None:
                          ("[sweep] n_prompts", cfg.sweep.n_prompts, 1), ("[sweep] max_new_tokens", cfg.sweep.max_new_tokens, 1),
                          ("[ablate] max_k", cfg.ablate.max_k, 1), ("[patch_heads] n_pairs", cfg.patch_heads.n_pairs, 2),
                          ("[ablate] n_random", cfg.ablate.n_random, 1), ("[ablate] generate_prompts", cfg.ablate.generate_prompts, 0),
+                         ("[ablate] n_sentences", cfg.ablate.n_sentences, 0),
                          ("[ablate] generate_random", cfg.ablate.generate_random, 0), ("[ablate] max_new_tokens", cfg.ablate.max_new_tokens, 1),
                          ("[patch_heads] n_random", cfg.patch_heads.n_random, 0),
                          ("[patch_heads] generate_prompts", cfg.patch_heads.generate_prompts, 0),

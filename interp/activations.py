@@ -61,7 +61,7 @@ def _plan(ds: EmotionDataset, batch_size: int) -> list[tuple[int, int]]:
 
 def _settings(model, ds: EmotionDataset, hooks: list[str], batch_size: int, padding_side: str, dtype: str) -> dict:
     info = model_info(model)
-    return {
+    settings = {
         "store_version": STORE_VERSION,
         "model": info.name,
         "model_hash": info.source_hash,
@@ -73,6 +73,10 @@ def _settings(model, ds: EmotionDataset, hooks: list[str], batch_size: int, padd
         "padding_side": padding_side,
         "dtype": dtype,
     }
+    if info.dtype != "float32":
+        # Only then, so stores written before the model's dtype was recorded keep their settings and resume.
+        settings["model_dtype"] = info.dtype
+    return settings
 
 
 def config_key(settings: dict) -> str:

@@ -35,7 +35,8 @@ def ensure_writable_dir(path: str | os.PathLike) -> Path:
 
 WRITE_ERRORS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
                 errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied",
-                errno.EPERM: "operation not permitted"}
+                errno.EPERM: "operation not permitted",
+                errno.ENOTDIR: "a parent of the path is a file, not a folder"}
 
 
 def write_error(exc: OSError, path: str | os.PathLike) -> StoreError | None:

@@ -23,10 +23,34 @@ from pathlib import Path
 
 import torch
 
-from interp.errors import ModelNotInstalledError, UnknownModelError
+from interp.errors import ConfigError, ModelNotInstalledError, UnknownModelError
 from interp.registry import KNOWN_MODELS, ModelSpec
 
 CACHE_ENV = "EMOTION_CIRCUITS_CACHE"
+
+DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+"""Parameter dtypes a model can be loaded in, by name (``--dtype``, ``[study] dtype``)."""
+
+DTYPE_ALIASES: dict[str, str] = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
+
+
+def parse_dtype(text: str, *, name: str = "dtype") -> torch.dtype:
+    """The torch dtype named by ``text`` (``float32``, ``bfloat16``, ``float16`` or ``fp32``, ``bf16``, ``fp16``).
+
+    Raises:
+        ConfigError: naming ``name`` and the choices, for any other value.
+    """
+    key = str(text).strip().lower()
+    key = DTYPE_ALIASES.get(key, key)
+    if key not in DTYPES:
+        raise ConfigError(f"{name} {text!r} is not a supported model dtype; choose one of {', '.join(DTYPES)} "
+                          f"(or {', '.join(DTYPE_ALIASES)})")
+    return DTYPES[key]
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    """``torch.bfloat16`` → ``"bfloat16"``: the name :func:`parse_dtype` reads back."""
+    return str(dtype).removeprefix("torch.")
 
 
 @dataclass(frozen=True)
@@ -46,6 +70,7 @@ class ModelInfo:
     compat_numerics: bool
     from_cache: bool
     load_seconds: float
+    dtype: str = "float32"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -176,7 +201,7 @@ def _boot(path_or_id: str, *, device: str, dtype: torch.dtype, compat: bool):
 
 
 def _default_device(device: str | None) -> str:
-    if device is not None:
+    if device is not None and device != "auto":
         return device
     return "cuda" if torch.cuda.is_available() else "cpu"
 
@@ -191,6 +216,7 @@ def _info_from_cfg(cfg, **provenance) -> ModelInfo:
         n_kv_heads=int(getattr(cfg, "n_key_value_heads", None) or cfg.n_heads),
         d_head=cfg.d_head,
         d_vocab=cfg.d_vocab,
+        dtype=dtype_name(getattr(cfg, "dtype", None) or torch.float32),
         **provenance,
     )
 
@@ -223,8 +249,8 @@ def load_model(name: str, *, device: str | None = None, dtype: torch.dtype | Non
 
     Args:
         name: known short name, local model directory, or Hugging Face id.
-        device: torch device; default CUDA when available, else CPU.
-        dtype: parameter dtype; default float32.
+        device: torch device; default (``None`` or ``"auto"``) CUDA when available, else CPU.
+        dtype: parameter dtype (see :func:`parse_dtype` for names); default float32.
         compat: call ``enable_compatibility_mode()`` (HookedTransformer numerics, W_Q…, OV/QK).
 
     Returns:

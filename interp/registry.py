@@ -91,3 +91,6 @@ KNOWN_MODELS: dict[str, ModelSpec] = {
         d_vocab=259,
     ),
 }
+
+DEFAULT_MODEL = "smollm2-135m"
+"""The model every command and study uses when none is named (a key of :data:`KNOWN_MODELS`)."""

@@ -146,7 +146,8 @@ class RunContext:
 
         info = model_info(model)
         self.manifest["models"][info.name] = {"source": info.source, "weight_hash": info.source_hash,
-                                              "architecture": info.architecture, "compat_numerics": info.compat_numerics}
+                                              "architecture": info.architecture, "compat_numerics": info.compat_numerics,
+                                              "dtype": info.dtype}
         self.save()
 
     def record_dataset(self, name: str, ds) -> None:

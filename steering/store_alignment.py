@@ -5,6 +5,7 @@ on neutral sentences only and judged on held-out neutral rows and on the emotion
 """
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -35,7 +36,7 @@ def strongest_layer(store, hooks: list[str], *, seed: int = 0, rows: list[int] |
     return band[len(band) // 2]
 
 
-def _rows_by_text(store, hook: str, method: str, rows: list[str]) -> tuple[dict, dict, dict]:
+def _rows_by_text(store, hook: str, method: str, rows: Sequence[str]) -> tuple[dict, dict, dict]:
     end = store.at_positions(hook, "end")
     mean = reference_rows(store, hook, "token")  # neutral sentences: mean over real tokens after BOS
     emo = reference_rows(store, hook, method)
@@ -68,7 +69,7 @@ class StoreAlignment:
                 "maps": {k: ev.to_dict() for k, ev in self.evaluations.items()}, "rotation_self_check": self.checks}
 
 
-def align_stores(sa, sb, hook_a: str, hook_b: str, *, method: str = "sentence_end", rows: list[str] = ("end", "mean"),
+def align_stores(sa, sb, hook_a: str, hook_b: str, *, method: str = "sentence_end", rows: Sequence[str] = ("end", "mean"),
                  k: int = 10, alpha: float = 1e-2, common_dim: int | None = None, test_fraction: float = 0.3,
                  n_boot: int = 200, seed: int = 0, evaluate_on: set[str] | None = None, progress=None) -> StoreAlignment:
     """Fit and judge every map kind from ``hook_a`` of store ``sa`` into ``hook_b`` of store ``sb``.

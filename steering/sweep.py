@@ -53,6 +53,18 @@ MIN_RANDOM = 20
 """Fewest random directions: the p-value floor 1/(1+n) must sit below 0.05."""
 
 
+def default_sweep_layers(n_layers: int, n: int = 5) -> list[int]:
+    """``n`` layers spread evenly over the depth: at fractions (i + ½)/n (0.1, 0.3, …, 0.9 for n = 5).
+
+    Rounded half up, deduplicated and kept in 0..n_layers-1, so a shallow model gets fewer layers
+    (30 layers → [3, 9, 15, 21, 27]; 18 → [2, 5, 9, 13, 16]; 2 → [0, 1]).
+    """
+    if n_layers < 1 or n < 1:
+        raise ConfigError(f"default_sweep_layers needs n_layers ≥ 1 and n ≥ 1, got n_layers={n_layers}, n={n}")
+    # (2i + 1) · n_layers / (2n), rounded half up in integers (no float ties such as 2.5 → 2).
+    return sorted({min(((2 * i + 1) * n_layers + n) // (2 * n), n_layers - 1) for i in range(n)})
+
+
 @dataclass(frozen=True)
 class SweepConfig:
     """What a sweep runs (see the module docstring for the rules).

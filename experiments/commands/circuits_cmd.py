@@ -4,12 +4,13 @@ from pathlib import Path
 
 import typer
 
-from experiments.cli_common import (DeviceOpt, JsonOpt, RunsRootOpt, SeedOpt, console, emit_json, fail, load_model_cli,
+from experiments.cli_common import (DeviceOpt, DtypeOpt, JsonOpt, RunsRootOpt, SeedOpt, console, emit_json, fail, load_model_cli,
                                     parse_int_list, parse_str_list, progress_bar, table)
 from interp.datasets import load_dataset
+from interp.registry import DEFAULT_MODEL
 from interp.run_context import RunContext
 
-ModelOpt = typer.Option("smollm2-135m", "--model", "-m", help="Known model name or local model directory.")
+ModelOpt = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Known model name or local model directory.")
 ProfileOpt = typer.Option("baseline", "--profile", "-p", help="Dataset profile (baseline, extended) or a JSONL/CSV file.")
 HeadsOpt = typer.Option(None, "--heads", help="Heads like 'L3H1,L5H0' (or '3.1,5.0').")
 ScreeningOpt = typer.Option(None, "--screening", help="screening.json (or its run folder) from screen-heads; its top heads are used.")
@@ -79,12 +80,13 @@ def screen_heads_cmd(model: str = ModelOpt, profile: str = ProfileOpt,
                      matching: str = typer.Option("position", "--matching",
                                                   help="Neutral keys: 'position' (same token positions in a matched neutral "
                                                        "sentence) or 'end_distance' (old, position-confounded)."),
-                     runs_root: Path = RunsRootOpt, seed: int = SeedOpt, device: str = DeviceOpt, json_out: bool = JsonOpt) -> None:
+                     runs_root: Path = RunsRootOpt, seed: int = SeedOpt, device: str = DeviceOpt,
+                     dtype: str = DtypeOpt, json_out: bool = JsonOpt) -> None:
     """Rank every head by attention to emotion-word tokens (emotion − position-matched neutral), with bootstrap CIs and Holm-corrected permutation p."""
     from circuits.head_screening import screen_heads
 
     ds = load_dataset(profile)
-    m = load_model_cli(model, device, quiet=json_out)
+    m = load_model_cli(model, device, dtype, quiet=json_out)
     ctx = RunContext.create("screen-heads", {"model": model, "profile": profile, "emotions": emotions, "query": query,
                                              "matching": matching, "n_boot": n_boot, "n_perm": n_perm}, root=runs_root, seed=seed)
     ctx.record_model(m)
@@ -143,7 +145,8 @@ def ablate_cmd(model: str = ModelOpt, profile: str = ProfileOpt, emotion: str = 
                limit: int = typer.Option(None, "--limit", min=2, help="Use at most this many emotion sentences."),
                generate: int = GenerateOpt, max_new_tokens: int = MaxNewTokensOpt,
                generate_random: int = typer.Option(20, "--generate-random", min=0, help="Random head sets for the --generate control."),
-               runs_root: Path = RunsRootOpt, seed: int = SeedOpt, device: str = DeviceOpt, json_out: bool = JsonOpt) -> None:
+               runs_root: Path = RunsRootOpt, seed: int = SeedOpt, device: str = DeviceOpt,
+               dtype: str = DtypeOpt, json_out: bool = JsonOpt) -> None:
     """Ablate heads on hook_z and measure the change of log P(next word is an emotion word); --ks runs top-k vs layer-matched random.
 
     --generate N also continues N emotion sentences with the heads (the largest k) ablated and scores the text."""
@@ -155,7 +158,7 @@ def ablate_cmd(model: str = ModelOpt, profile: str = ProfileOpt, emotion: str = 
     if metric not in METRICS:
         fail(f"unknown --metric {metric!r}; choose one of {', '.join(METRICS)}")
     ds = load_dataset(profile)
-    m = load_model_cli(model, device, quiet=json_out)
+    m = load_model_cli(model, device, dtype, quiet=json_out)
     k_list = parse_int_list(ks, name="--ks")
     recs = _checked_records(ds, emotion, limit, screening, max(2, generate), "--generate / --limit")
     texts = [r.text for r in recs]
@@ -214,7 +217,8 @@ def patch_heads_cmd(model: str = ModelOpt, profile: str = ProfileOpt, emotion: s
                     generate_random: int = typer.Option(20, "--generate-random", min=0, help="Random heads for the --generate control."),
                     limit: int = typer.Option(None, "--limit", min=2, help="At most this many source/target pairs."),
                     generate: int = GenerateOpt, max_new_tokens: int = MaxNewTokensOpt,
-                    runs_root: Path = RunsRootOpt, seed: int = SeedOpt, device: str = DeviceOpt, json_out: bool = JsonOpt) -> None:
+                    runs_root: Path = RunsRootOpt, seed: int = SeedOpt, device: str = DeviceOpt,
+                    dtype: str = DtypeOpt, json_out: bool = JsonOpt) -> None:
     """Patch heads from emotion sentences (source) into length-matched neutral sentences (target).
 
     --generate N also continues N patched neutral targets (patch on the prompt pass) and scores the text."""
@@ -228,7 +232,7 @@ def patch_heads_cmd(model: str = ModelOpt, profile: str = ProfileOpt, emotion: s
         if md not in MODES:
             fail(f"unknown head-patching mode {md!r}; choose from {', '.join(MODES)}")
     ds = load_dataset(profile)
-    m = load_model_cli(model, device, quiet=json_out)
+    m = load_model_cli(model, device, dtype, quiet=json_out)
     hs = _heads(m, heads, screening, emotion, 1)
     src_all = [r.text for r in _checked_records(ds, emotion, None, screening, 2, "--limit")]
     tgt_all = [r.text for r in _checked_records(ds, "neutral", None, screening, 2, "--limit")]
@@ -280,12 +284,13 @@ def patch_activations_cmd(model: str = ModelOpt, profile: str = ProfileOpt, emot
                           kinds: str = typer.Option("resid_pre,attn_out,mlp_out", "--kinds", help="resid_pre, attn_out, mlp_out, resid_post."),
                           layers: str = typer.Option(None, "--layers", help="Layers like '0-5,10' (default: all)."),
                           limit: int = typer.Option(16, "--limit", min=1, help="At most this many clean/corrupted pairs."),
-                          runs_root: Path = RunsRootOpt, seed: int = SeedOpt, device: str = DeviceOpt, json_out: bool = JsonOpt) -> None:
+                          runs_root: Path = RunsRootOpt, seed: int = SeedOpt, device: str = DeviceOpt,
+                          dtype: str = DtypeOpt, json_out: bool = JsonOpt) -> None:
     """Patch clean (emotion) activations into corrupted (neutral) runs per layer × position; 0 = corrupted, 1 = clean."""
     from circuits.activation_patching import activation_patching, common_length_pairs
 
     ds = load_dataset(profile)
-    m = load_model_cli(model, device, quiet=json_out)
+    m = load_model_cli(model, device, dtype, quiet=json_out)
     kind_list = parse_str_list(kinds) or []
     layer_list = parse_int_list(layers, name="--layers")
     clean, corr = common_length_pairs(m, _texts(ds, emotion, None), _texts(ds, "neutral", None), limit=limit)
@@ -309,7 +314,8 @@ def patch_activations_cmd(model: str = ModelOpt, profile: str = ProfileOpt, emot
 
 def ovqk_cmd(model: str = ModelOpt, profile: str = ProfileOpt, heads: str = HeadsOpt, screening: Path = ScreeningOpt,
              top: int = typer.Option(3, "--top", min=1, help="With --screening: top heads per emotion to analyse."),
-             runs_root: Path = RunsRootOpt, seed: int = SeedOpt, device: str = DeviceOpt, json_out: bool = JsonOpt) -> None:
+             runs_root: Path = RunsRootOpt, seed: int = SeedOpt, device: str = DeviceOpt,
+             dtype: str = DtypeOpt, json_out: bool = JsonOpt) -> None:
     """OV/QK decomposition of heads: emotion-vector write, promoted tokens, spectra, composition, roles."""
     from circuits.head_screening import ScreeningResult
     from circuits.ov_qk import ovqk_analysis
@@ -319,7 +325,7 @@ def ovqk_cmd(model: str = ModelOpt, profile: str = ProfileOpt, heads: str = Head
     from steering.vectors import compute_emotion_vectors
 
     ds = load_dataset(profile)
-    m = load_model_cli(model, device, quiet=json_out)
+    m = load_model_cli(model, device, dtype, quiet=json_out)
     scr = ScreeningResult.load(screening) if screening is not None else None
     if heads:
         hs = _heads(m, heads, None, "", 0)
@@ -357,13 +363,14 @@ def attention_view_cmd(model: str = ModelOpt, heads: str = HeadsOpt,
                        limit: int = typer.Option(3, "--limit", min=1),
                        kind: str = typer.Option("heads", "--kind", help="'heads' (attention_heads) or 'patterns' (attention_patterns)."),
                        out: Path = typer.Option(None, "--out", "-o", help="Output folder (default: the run folder)."),
-                       runs_root: Path = RunsRootOpt, seed: int = SeedOpt, device: str = DeviceOpt, json_out: bool = JsonOpt) -> None:
+                       runs_root: Path = RunsRootOpt, seed: int = SeedOpt, device: str = DeviceOpt,
+                       dtype: str = DtypeOpt, json_out: bool = JsonOpt) -> None:
     """Write circuitsvis attention views (offline HTML) of heads on sentences."""
     from circuits.attention_view import attention_view
 
     if not heads:
         fail("give --heads, e.g. 'L14H0,L13H6'")
-    m = load_model_cli(model, device, quiet=json_out)
+    m = load_model_cli(model, device, dtype, quiet=json_out)
     hs = _heads(m, heads, None, "", 0)
     texts = list(text or [])
     if emotion:

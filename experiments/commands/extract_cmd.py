@@ -5,25 +5,27 @@ from pathlib import Path
 
 import typer
 
-from experiments.cli_common import DeviceOpt, JsonOpt, RunsRootOpt, SeedOpt, console, err_console, emit_json, load_model_cli, parse_int_list, parse_str_list, progress_bar, table
+from experiments.cli_common import DeviceOpt, DtypeOpt, JsonOpt, RunsRootOpt, SeedOpt, console, err_console, emit_json, load_model_cli, parse_int_list, parse_str_list, progress_bar, table
 from interp.activations import extract_activations
 from interp.datasets import load_dataset, validate
 from interp.hook_names import RESIDUAL_KINDS, expand_hooks
+from interp.registry import DEFAULT_MODEL
 from interp.run_context import RunContext
 
 
 def extract(
-    model: str = typer.Option("smollm2-135m", "--model", "-m", help="Known model name, local model directory or HF id."),
+    model: str = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Known model name, local model directory or HF id."),
     profile: str = typer.Option("baseline", "--profile", "-p", help="Dataset profile (baseline, extended) or a JSONL/CSV file."),
     hooks: str = typer.Option(None, "--hooks", help=f"Comma-separated hook kinds ({', '.join(RESIDUAL_KINDS)}, z, pattern…) or full hook names. Default: {', '.join(RESIDUAL_KINDS)}."),
     layers: str = typer.Option(None, "--layers", help="Layers for hook kinds, e.g. '0,5,10-12' (default: all)."),
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="Sentences per forward pass and per shard."),
     padding_side: str = typer.Option("right", "--padding-side", help="Pad batches on the 'right' or 'left' (stored layout is the same)."),
-    dtype: str = typer.Option("float32", "--dtype", help="Storage dtype: float32, float16 or bfloat16."),
+    store_dtype: str = typer.Option(None, "--store-dtype", help="Storage dtype: float32, float16 or bfloat16 (default: the --dtype)."),
     out: Path = typer.Option(None, "--out", "-o", help="Store folder (default: <run dir>/activations). Reusing a folder resumes."),
     runs_root: Path = RunsRootOpt,
     seed: int = SeedOpt,
     device: str = DeviceOpt,
+    dtype: str = DtypeOpt,
     json_out: bool = JsonOpt,
 ) -> None:
     """Run every sentence through the model under no_grad and store the chosen hooks, with sentence-end and emotion-word positions."""
@@ -36,19 +38,21 @@ def extract(
                           f"reports them; first: {report.problems[0]}; extracting anyway", markup=False, highlight=False, soft_wrap=True)
     layer_list = parse_int_list(layers, name="--layers")
     hook_list = parse_str_list(hooks)
-    m = load_model_cli(model, device, quiet=json_out)
+    store_dtype = store_dtype or dtype
+    m = load_model_cli(model, device, dtype, quiet=json_out)
     # Validate hooks and layers before any folder is created.
     expand_hooks(hook_list or list(RESIDUAL_KINDS), layer_list if layer_list is not None else list(range(m.cfg.n_layers)),
                  m.hook_dict.keys(), m.cfg.n_layers)
     ctx = RunContext.create("extract", {"model": model, "profile": profile, "hooks": hook_list, "layers": layer_list,
-                                        "batch_size": batch_size, "padding_side": padding_side, "dtype": dtype}, root=runs_root, seed=seed)
+                                        "batch_size": batch_size, "padding_side": padding_side, "dtype": dtype,
+                                        "store_dtype": store_dtype}, root=runs_root, seed=seed)
     ctx.record_model(m)
     ctx.record_dataset(profile, ds)
     store_dir = out if out is not None else ctx.path / "activations"
     t0 = time.perf_counter()
     with progress_bar("extracting", len(ds), quiet=json_out) as update:
         store = extract_activations(m, ds, store_dir, hooks=hook_list, layers=layer_list, batch_size=batch_size,
-                                    padding_side=padding_side, dtype=dtype, progress=update)
+                                    padding_side=padding_side, dtype=store_dtype, progress=update)
     secs = time.perf_counter() - t0
     n_tokens = int(store.lengths.sum())
     size = sum(p.stat().st_size for p in Path(store.path).glob("shard-*.safetensors"))

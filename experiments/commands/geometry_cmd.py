@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 import typer
 
-from experiments.cli_common import (DeviceOpt, JsonOpt, RunsRootOpt, SeedOpt, console, emit_json, load_model_cli,
+from experiments.cli_common import (DeviceOpt, DtypeOpt, JsonOpt, RunsRootOpt, SeedOpt, console, emit_json, load_model_cli,
                                     parse_int_list, parse_str_list, progress_bar, table)
 from interp.activations import ActivationStore, extract_activations
 from interp.datasets import load_dataset
@@ -19,6 +19,7 @@ from interp.errors import ConfigError, DatasetError, StoreError
 from interp.figures import save_plotly
 from interp.hook_names import hook_kind, parse_hook
 from interp.io import atomic_write_json
+from interp.registry import DEFAULT_MODEL
 from interp.run_context import RunContext
 from steering import geometry_figures as gf
 from steering.alignment import KINDS
@@ -27,7 +28,7 @@ from steering.store_alignment import align_stores, strongest_layer
 from steering.vectors import CONTRASTS, METHODS, compute_emotion_vectors, save_vectors
 
 StoreOpt = typer.Option(None, "--store", help="Existing activation store (from `emotion-circuits extract`); default: extract into the run folder.")
-ModelOpt = typer.Option("smollm2-135m", "--model", "-m", help="Model to extract activations from (ignored with --store).")
+ModelOpt = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Model to extract activations from (ignored with --store).")
 ProfileOpt = typer.Option("baseline", "--profile", "-p", help="Dataset profile (baseline, extended) or a JSONL/CSV file.")
 HooksOpt = typer.Option("resid_post", "--hooks", help="Residual hook kinds or full names to analyse (default resid_post).")
 LayersOpt = typer.Option(None, "--layers", help="Layers, e.g. '0,5,10-12' (default: all).")
@@ -44,12 +45,12 @@ def _check_counts(ds, *, minimum: int = 2) -> None:
 
 
 def _get_store(ctx: RunContext, store: Path | None, model: str, profile: str, hooks: list[str], layers: list[int] | None,
-               device: str | None, quiet: bool, name: str = "activations") -> ActivationStore:
+               device: str | None, dtype: str, quiet: bool, name: str = "activations") -> ActivationStore:
     if store is not None:
         return ActivationStore(store)
     ds = load_dataset(profile)
     _check_counts(ds)
-    m = load_model_cli(model, device, quiet=quiet)
+    m = load_model_cli(model, device, dtype, quiet=quiet)
     ctx.record_model(m)
     ctx.record_dataset(profile, ds)
     with progress_bar(f"extracting {model}", len(ds), quiet=quiet) as update:
@@ -121,7 +122,8 @@ def vectors(
     folds: int = typer.Option(5, "--folds", min=2, help="Cross-validation folds of the per-layer probes and the BoW baseline."),
     band_width: int = typer.Option(3, "--band-width", min=1, help="Layers in the reported emotion-strongest band."),
     split: str = SplitOpt, split_fraction: float = FractionOpt,
-    runs_root: Path = RunsRootOpt, seed: int = SeedOpt, device: str = DeviceOpt, json_out: bool = JsonOpt,
+    runs_root: Path = RunsRootOpt, seed: int = SeedOpt, device: str = DeviceOpt, dtype: str = DtypeOpt,
+    json_out: bool = JsonOpt,
 ) -> None:
     """Emotion vectors per layer and method: band chosen on the selection split; cosines, norms, probes (vs BoW and lexicon rule) from the evaluation split."""
     from steering.geometry_report import load_transfer_sets, transfer_rows, vectors_report
@@ -136,7 +138,7 @@ def vectors(
                                         "methods": method_list, "n_boot": n_boot, "n_shuffle": n_shuffle, "n_splits": n_splits,
                                         "probe_shuffles": probe_shuffles, "folds": folds, "split": split,
                                         "split_fraction": split_fraction}, root=runs_root, seed=seed)
-    st = _get_store(ctx, store, model, profile, hook_list, layer_list, device, json_out)
+    st = _get_store(ctx, store, model, profile, hook_list, layer_list, device, dtype, json_out)
     sel = _select_hooks(st, hook_list, layer_list)
     _small_matrix_threads()
     selection, evaluation, split_desc, pairs = _splits(st, split, split_fraction, seed, profile, store)
@@ -145,7 +147,7 @@ def vectors(
     sets, notes = load_transfer_sets()
     transfer = None
     if sets and store is None:
-        m = load_model_cli(model, device, quiet=True)
+        m = load_model_cli(model, device, dtype, quiet=True)
         transfer = lambda h, mth: transfer_rows(m, sets, h, mth, ctx.sub("transfer") / mth, pairs=pairs)  # noqa: E731
     elif sets:
         notes.append("implicit / trap sets exist but --store was given (no model to extract them): skipped")
@@ -221,7 +223,8 @@ def subspace(
     n_shuffle: int = typer.Option(100, "--n-shuffle", min=10, help="Null draws (label shuffles; neutral pseudo-splits) at the headline layer."),
     layer_shuffles: int = typer.Option(20, "--layer-shuffles", min=5, help="Null draws per layer for the table and the layer choice."),
     split: str = SplitOpt, split_fraction: float = FractionOpt,
-    runs_root: Path = RunsRootOpt, seed: int = SeedOpt, device: str = DeviceOpt, json_out: bool = JsonOpt,
+    runs_root: Path = RunsRootOpt, seed: int = SeedOpt, device: str = DeviceOpt, dtype: str = DtypeOpt,
+    json_out: bool = JsonOpt,
 ) -> None:
     """Emotion difference subspaces per layer vs label-shuffled and neutral-only nulls (old centred-PCA overlap and k/d beside them)."""
     from steering.geometry_report import subspace_report
@@ -237,7 +240,7 @@ def subspace(
                                          "k": k, "method": method, "other": other, "n_boot": n_boot, "n_shuffle": n_shuffle,
                                          "layer_shuffles": layer_shuffles, "split": split, "split_fraction": split_fraction},
                             root=runs_root, seed=seed)
-    st = _get_store(ctx, store, model, profile, hook_list, layer_list, device, json_out)
+    st = _get_store(ctx, store, model, profile, hook_list, layer_list, device, dtype, json_out)
     sel = _select_hooks(st, hook_list, layer_list)
     _small_matrix_threads()
     selection, evaluation, split_desc, pairs = _splits(st, split, split_fraction, seed, profile, store)
@@ -290,7 +293,8 @@ def align(
     common_dim: int = typer.Option(None, "--common-dim", help="Procrustes common dimension (default: as many as the training rows allow)."),
     test_fraction: float = typer.Option(0.3, "--test-fraction", help="Share of shared neutral sentences held out."),
     n_boot: int = typer.Option(200, "--n-boot", min=10, help="Paired bootstrap resamples of emotion sentences."),
-    runs_root: Path = RunsRootOpt, seed: int = SeedOpt, device: str = DeviceOpt, json_out: bool = JsonOpt,
+    runs_root: Path = RunsRootOpt, seed: int = SeedOpt, device: str = DeviceOpt, dtype: str = DtypeOpt,
+    json_out: bool = JsonOpt,
 ) -> None:
     """Map A's residual space into B's with ridge and Procrustes learned on neutral sentences; judge emotion vectors on held-out data."""
     model_b = model_b or model_a
@@ -303,9 +307,9 @@ def align(
     ctx = RunContext.create("align", {"model_a": model_a, "model_b": model_b, "layer_a": layer_a, "layer_b": layer_b, "match_depth": match_depth,
                                       "hook": hook_kind_, "profile": profile, "method": method, "rows": row_kinds, "k": k, "alpha": alpha,
                                       "common_dim": common_dim, "test_fraction": test_fraction, "n_boot": n_boot}, root=runs_root, seed=seed)
-    sa = _get_store(ctx, store_a, model_a, profile, [hook_kind_], None, device, json_out, "activations-a")
+    sa = _get_store(ctx, store_a, model_a, profile, [hook_kind_], None, device, dtype, json_out, "activations-a")
     same = model_b == model_a and store_b is None
-    sb = sa if same else _get_store(ctx, store_b, model_b, profile, [hook_kind_], None, device, json_out, "activations-b")
+    sb = sa if same else _get_store(ctx, store_b, model_b, profile, [hook_kind_], None, device, dtype, json_out, "activations-b")
     hooks_a, hooks_b = _select_hooks(sa, [hook_kind_], None), _select_hooks(sb, [hook_kind_], None)
     _small_matrix_threads()
     from steering.geometry_report import store_split

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import typer
 
-from experiments.cli_common import DeviceOpt, JsonOpt, RunsRootOpt, SeedOpt, console, emit_json, load_model_cli, parse_int_list, progress_bar, table
+from experiments.cli_common import DeviceOpt, DtypeOpt, JsonOpt, RunsRootOpt, SeedOpt, console, emit_json, load_model_cli, parse_int_list, progress_bar, table
 from frozen_llm_modules.state import EmotionalState, ModuleError
+from interp.registry import DEFAULT_MODEL
 
 KINDS = ("prefix", "adapter", "steering", "reward")
 
@@ -20,7 +21,7 @@ def _check_kind(kind: str) -> str:
 
 def train_module(
     kind: str = typer.Option(..., "--kind", "-k", help="prefix, adapter, steering or reward."),
-    model: str = typer.Option("smollm2-135m", "--model", "-m", help="Base model (kept frozen)."),
+    model: str = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Base model (kept frozen)."),
     steps: int = typer.Option(None, "--steps", min=1, help="Optimiser steps (default per kind: steering 200, adapter 60, prefix 160, reward 500)."),
     kl_weight: float = typer.Option(None, "--kl-weight", min=0.0, help="Weight of KL(base ‖ modules) on neutral anchor sentences (default per kind; 0 = off)."),
     batch_size: int = typer.Option(4, "--batch-size", min=1, help="Examples per step."),
@@ -35,6 +36,7 @@ def train_module(
     runs_root: Path = RunsRootOpt,
     seed: int = SeedOpt,
     device: str = DeviceOpt,
+    dtype: str = DtypeOpt,
     json_out: bool = JsonOpt,
 ) -> None:
     """Train one module on the style corpus with the base frozen; save safetensors + JSON config."""
@@ -56,7 +58,7 @@ def train_module(
     kl_weight = kl_weight if kl_weight is not None else DEFAULT_KL.get(kind, 0.0)
     rows = load_style_corpus(corpus)
     train_rows, held_rows = split_corpus(rows)
-    m = load_model_cli(model, device, quiet=json_out)
+    m = load_model_cli(model, device, dtype, quiet=json_out)
     set_seed(seed)
     ctx = RunContext.create("train-module", {"kind": kind, "model": model, "steps": steps, "batch_size": batch_size, "lr": lr,
                                              "kl_weight": kl_weight,
@@ -125,14 +127,14 @@ AllowOtherOpt = typer.Option(False, "--allow-other-model", help="Load modules tr
                              "that have since changed) on purpose; by default that is refused.")
 
 
-def _load_modules(model_name: str | None, module_dirs: list[Path], device: str | None, quiet: bool,
+def _load_modules(model_name: str | None, module_dirs: list[Path], device: str | None, dtype: str, quiet: bool,
                   allow_other_model: bool = False):
     from frozen_llm_modules.persistence import load_modules, read_config
 
     if not module_dirs:
         raise ModuleError("give at least one --modules DIR (made by 'emotion-circuits train-module')")
     base = model_name or read_config(module_dirs[0])["base_model"]
-    m = load_model_cli(base, device, quiet=quiet)
+    m = load_model_cli(base, device, dtype, quiet=quiet)
     mods = {}
     for d in module_dirs:
         mods.update(load_modules(d, m, allow_other_model=allow_other_model))
@@ -151,6 +153,7 @@ def chat(
     runs_root: Path = RunsRootOpt,
     seed: int = SeedOpt,
     device: str = DeviceOpt,
+    dtype: str = DtypeOpt,
 ) -> None:
     """Chat on stdin: each line is a message; '+1' / '-1' rates the last answer; 'quit' or EOF ends. Shows the state each turn.
 
@@ -163,7 +166,7 @@ def chat(
     from interp.run_context import RunContext
 
     fixed = EmotionalState.parse(state) if state else None
-    m, mods = _load_modules(model, list(modules or []), device, quiet=True, allow_other_model=allow_other_model)
+    m, mods = _load_modules(model, list(modules or []), device, dtype, quiet=True, allow_other_model=allow_other_model)
     rm = mods.pop("reward", None)
     enc = mods.pop("encoder", None) or EmotionEncoder()
     if best_of > 1 and rm is None:
@@ -233,6 +236,7 @@ def eval_module(
     runs_root: Path = RunsRootOpt,
     seed: int = SeedOpt,
     device: str = DeviceOpt,
+    dtype: str = DtypeOpt,
     json_out: bool = JsonOpt,
 ) -> None:
     """Style markers per state vs the base (paired bootstrap CIs), neutral perplexity ratios, coherence, parameter fractions;
@@ -244,7 +248,7 @@ def eval_module(
     from frozen_llm_modules.training import heldout_prompts, neutral_texts
     from interp.run_context import RunContext
 
-    m, mods = _load_modules(model, list(modules or []), device, quiet=json_out, allow_other_model=allow_other_model)
+    m, mods = _load_modules(model, list(modules or []), device, dtype, quiet=json_out, allow_other_model=allow_other_model)
     rm = mods.pop("reward", None)
     mods.pop("encoder", None)
     if not mods and rm is None:
@@ -320,6 +324,7 @@ def adapt_module(
     runs_root: Path = RunsRootOpt,
     seed: int = SeedOpt,
     device: str = DeviceOpt,
+    dtype: str = DtypeOpt,
     json_out: bool = JsonOpt,
 ) -> None:
     """Online adaptation (phase 3): a scripted user rates −1 until answers show MARKER; episodes-to-recover with and without the reward model."""
@@ -335,7 +340,7 @@ def adapt_module(
 
     if marker not in MARKERS:
         raise ModuleError(f"--marker must be one of {', '.join(MARKERS)}, got {marker!r}")
-    m, mods = _load_modules(model, list(modules or []), device, quiet=json_out, allow_other_model=allow_other_model)
+    m, mods = _load_modules(model, list(modules or []), device, dtype, quiet=json_out, allow_other_model=allow_other_model)
     rm = mods.pop("reward", None)
     enc = mods.pop("encoder", None)
     ctx = RunContext.create("adapt-module", {"modules": [str(d) for d in modules], "marker": marker, "n_runs": n_runs,

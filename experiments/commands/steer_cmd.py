@@ -4,10 +4,11 @@ from pathlib import Path
 
 import typer
 
-from experiments.cli_common import (DeviceOpt, JsonOpt, RunsRootOpt, SeedOpt, console, emit_json, err_console, fail,
+from experiments.cli_common import (DeviceOpt, DtypeOpt, JsonOpt, RunsRootOpt, SeedOpt, console, emit_json, err_console, fail,
                                     load_model_cli, parse_float_list, parse_int_list, parse_str_list, progress_bar, table)
 from interp.errors import ConfigError
 from interp.hook_names import RESIDUAL_KINDS, block_hook, validate_layer
+from interp.registry import DEFAULT_MODEL
 from interp.run_context import RunContext
 from steering.hooks import POSITION_MODES, SCALE_MODES
 
@@ -38,9 +39,9 @@ def _known_emotions(profile: str) -> list[str]:
 
 
 def sweep(
-    model: str = typer.Option("smollm2-135m", "--model", "-m", help="Known model name, local directory or HF id."),
+    model: str = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Known model name, local directory or HF id."),
     emotion: str = typer.Option("gratitude", "--emotion", "-e", help="Emotion(s) to steer toward, comma-separated."),
-    layers: str = typer.Option(None, "--layers", help="Layers, e.g. '3,9,15,21,27' (default: 5 spread over the depth)."),
+    layers: str = typer.Option(None, "--layers", help="Layers, e.g. '3,9,15,21,27' (default: 5 at 0.1, 0.3, …, 0.9 of the depth)."),
     alphas: str = typer.Option(_DEFAULT_ALPHAS, "--alphas", help="Coefficients in the unit of --scale (0 is always added)."),
     scale: str = typer.Option("raw", "--scale", help=f"Unit of alpha: {', '.join(SCALE_MODES)} (raw = alpha x emotion vector)."),
     hook_kind: str = typer.Option("resid_pre", "--hook-kind", help=f"Residual hook kind: {', '.join(RESIDUAL_KINDS)}."),
@@ -68,6 +69,7 @@ def sweep(
     runs_root: Path = RunsRootOpt,
     seed: int = SeedOpt,
     device: str = DeviceOpt,
+    dtype: str = DtypeOpt,
     json_out: bool = JsonOpt,
 ) -> None:
     """Steer generations over layers × alphas for each emotion, with alpha=0 and random-direction controls; score, aggregate with CIs, and find the usable window."""
@@ -76,7 +78,7 @@ def sweep(
     from interp.datasets import load_prompts
     from interp.evaluators import make_scorer
     from steering.generation import GenerationConfig
-    from steering.sweep import SweepConfig, check_emotions, run_sweep
+    from steering.sweep import SweepConfig, check_emotions, default_sweep_layers, run_sweep
     from steering.sweep_figures import save_sweep_figures
 
     emotions = parse_str_list(emotion) or fail("--emotion is empty")
@@ -107,9 +109,9 @@ def sweep(
         from steering.vectors import load_vectors
 
         load_vectors(vectors_file)  # a missing or corrupt vector file fails before the model loads
-    m = load_model_cli(model, device, quiet=json_out)
+    m = load_model_cli(model, device, dtype, quiet=json_out)
     n_layers = m.cfg.n_layers
-    layer_list = parse_int_list(layers, name="--layers") or sorted({round(i * (n_layers - 1) / 4) for i in range(5)})
+    layer_list = parse_int_list(layers, name="--layers") or default_sweep_layers(n_layers)
     layer_list = [validate_layer(layer, n_layers) for layer in layer_list]
     gen = GenerationConfig(max_new_tokens=max_new_tokens, do_sample=sample, temperature=temperature, chat=chat, seed=seed_list[0])
     cfg = SweepConfig(emotions=tuple(emotions), layers=tuple(layer_list), alphas=tuple(alpha_list), hook_kind=hook_kind,
@@ -166,7 +168,7 @@ def _null():
 
 def steer(
     prompt: list[str] = typer.Argument(..., help="Prompt(s) to continue."),
-    model: str = typer.Option("smollm2-135m", "--model", "-m"),
+    model: str = typer.Option(DEFAULT_MODEL, "--model", "-m"),
     emotion: str = typer.Option("gratitude", "--emotion", "-e", help="Emotion to steer toward."),
     layer: int = typer.Option(None, "--layer", "-l", help="Layer (default: mid-depth)."),
     alpha: float = typer.Option(2.0, "--alpha", "-a", help="Coefficient in the unit of --scale."),
@@ -186,6 +188,7 @@ def steer(
     runs_root: Path = RunsRootOpt,
     seed: int = SeedOpt,
     device: str = DeviceOpt,
+    dtype: str = DtypeOpt,
     json_out: bool = JsonOpt,
 ) -> None:
     """Continue a prompt unsteered and steered toward an emotion; print both with their scores."""
@@ -209,7 +212,7 @@ def steer(
         from steering.vectors import load_vectors
 
         load_vectors(vectors_file)  # a missing or corrupt vector file fails before the model loads
-    m = load_model_cli(model, device, quiet=json_out)
+    m = load_model_cli(model, device, dtype, quiet=json_out)
     layer = validate_layer(m.cfg.n_layers // 2 if layer is None else layer, m.cfg.n_layers)
     hook = block_hook(hook_kind, layer)
     ctx = RunContext.create("steer", {"model": model, "emotion": emotion, "layer": layer, "alpha": alpha, "scale": scale,

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import typer
 
-from experiments.cli_common import DeviceOpt, JsonOpt, console, emit_json, fail, load_model_cli, parse_int_list, table
+from experiments.cli_common import DeviceOpt, DtypeOpt, JsonOpt, console, emit_json, fail, load_model_cli, parse_int_list, table
+from interp.registry import DEFAULT_MODEL
 from steering.export import FORMATS
 
 _SUFFIX_FORMAT = {".gguf": "gguf", ".safetensors": "steering-vectors"}
@@ -66,13 +67,14 @@ def vectors_export(
 def vectors_import(
     file: Path = typer.Argument(..., help="A control vector (.gguf) or steering-vectors file (.safetensors)."),
     fmt: str = typer.Option(None, "--format", "-f", help=f"Input format: {', '.join(FORMATS)} (default: from the suffix)."),
-    model: str = typer.Option("smollm2-135m", "--model", "-m", help="Model the vectors are for (width, layers, provenance)."),
+    model: str = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Model the vectors are for (width, layers, provenance)."),
     out: Path = typer.Option(..., "--out", "-o", help="Vector file to write (.safetensors + .json), usable with steer --vectors."),
     hook_kind: str = typer.Option("resid_pre", "--hook-kind", help="Hook for a foreign file's block outputs: resid_pre (block L -> layer L+1) or resid_post (layer L)."),
     emotion: str = typer.Option(None, "--emotion", "-e", help="Emotion name for a foreign file (default: the file's stem)."),
     method: str = typer.Option("sentence_end", "--method", help="Method recorded for a foreign file's vectors."),
     contrast: str = typer.Option("neutral", "--contrast", help="Contrast recorded for a foreign file's vectors."),
     device: str = DeviceOpt,
+    dtype: str = DtypeOpt,
     json_out: bool = JsonOpt,
 ) -> None:
     """Import a control vector or steering-vectors file as emotion vectors (our own exports come back exactly)."""
@@ -86,7 +88,7 @@ def vectors_import(
     fmt = _format(fmt, file)
     dirs = read_directions(file, fmt)  # a missing or malformed file fails before the model loads
     _out_path(out)
-    m = load_model_cli(model, device, quiet=json_out)
+    m = load_model_cli(model, device, dtype, quiet=json_out)
     vecs = import_vectors(dirs, m, hook_kind=hook_kind, emotion=emotion, method=method, contrast=contrast, fmt=fmt)
     path = save_vectors(vecs, out)
     rows = [{"emotion": v.emotion, "hook": v.hook, "norm": v.norm, "model": v.model_name,

@@ -92,6 +92,35 @@ def test_extract_cli_writes_run_and_store(capsys, tmp_path):
     assert manifest["wall_seconds"] > 0 and manifest["seed"] == 0
 
 
+def test_extract_cli_in_bfloat16_keeps_and_records_the_dtype(capsys, tmp_path):
+    """--dtype bf16: model and store in bfloat16 (a float32 store of it holds the same values); dtype in both manifests."""
+    import torch
+
+    from interp.activations import ActivationStore
+    from interp.datasets import load_profile
+
+    small = tmp_path / "small.jsonl"
+    small.write_text("".join(json.dumps({"id": r.id, "text": r.text, "emotion": r.emotion, "spans": [list(x) for x in r.spans]}) + "\n"
+                             for r in load_profile("baseline").subset(limit_per_emotion=2).records))
+    stores = {}
+    for name, extra in (("bf16", ["--dtype", "bf16"]), ("bf16-in-f32", ["--dtype", "bfloat16", "--store-dtype", "float32"]),
+                        ("f32", [])):
+        code, out, err = run_cli(["extract", "--model", "tiny", "--hooks", "resid_post", "--profile", str(small), "--out",
+                                  str(tmp_path / name), "--runs-root", str(tmp_path / "runs"), "--json", *extra], capsys)
+        assert code == 0, err
+        stores[name] = ActivationStore(tmp_path / name)
+    settings = json.loads((tmp_path / "bf16" / "manifest.json").read_text())["settings"]
+    assert (settings["dtype"], settings["model_dtype"]) == ("bfloat16", "bfloat16")
+    assert "model_dtype" not in json.loads((tmp_path / "f32" / "manifest.json").read_text())["settings"]
+    runs = (tmp_path / "runs" / "extract").glob("*/manifest.json")
+    assert sorted(json.loads(m.read_text())["models"]["tiny"]["dtype"] for m in runs) == ["bfloat16", "bfloat16", "float32"]
+    hook = "blocks.1.hook_resid_post"
+    half, upcast, full = (stores[n].at_positions(hook, "end") for n in ("bf16", "bf16-in-f32", "f32"))
+    assert half.dtype == torch.float32 and torch.isfinite(half).all()
+    assert torch.equal(half, upcast)  # bfloat16 → float32 is exact: the store dtype follows --dtype without loss
+    torch.testing.assert_close(half, full, atol=0.05, rtol=0.02)
+
+
 def test_console_script_exit_code_in_subprocess(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "experiments.cli", "extract", "--model", "nope-model", "--runs-root", str(tmp_path)],
                           capture_output=True, text=True, env={"HF_HUB_OFFLINE": "1", "PATH": ""} | dict(__import__("os").environ))

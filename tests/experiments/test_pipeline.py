@@ -246,3 +246,17 @@ def test_runs_list_and_compare(full_run, capsys):
     assert any(r["measure"].startswith("sweep: gratitude: best cell") for r in numeric)
     code, _, err = run_cli(["runs", "compare", summary["run_dir"], str(runs / "nope"), "--json"], capsys)
     assert code == 2 and "not a run folder" in err
+
+
+def test_phase_key_names_the_model_dtype_only_when_not_float32():
+    """bfloat16 phases never reuse float32 ones; float32 keys stay those made before [study] dtype existed."""
+    from experiments.pipeline import StudyState, phase_key
+    from experiments.study_config import from_dict
+
+    def key(**study) -> str:
+        cfg = from_dict({"study": {"model": "tiny", **study}})
+        return phase_key(StudyState(cfg=cfg, ctx=None, runs_root=Path(".")), "extract", "model-hash", "dataset-hash")
+
+    assert key() == key(dtype="float32") == key(dtype="fp32")
+    assert key(dtype="bf16") == key(dtype="bfloat16") != key()
+    assert key(dtype="float16") not in (key(), key(dtype="bfloat16"))

@@ -23,6 +23,7 @@ def test_shipped_studies_validate(name):
      ({"extract": {"batch_size": 0}}, "[extract] batch_size must be ≥ 1"),
      ({"screen": {"emotions": ["joy"]}}, "unknown emotion 'joy'"),
      ({"study": {"seed": "zero"}}, "[study] seed must be an integer"),
+     ({"study": {"dtype": "float64"}}, "[study] dtype 'float64' is not a supported model dtype; choose one of float32, bfloat16"),
      ({"sweep": {"targets": ["vader_neg"]}}, "[sweep] targets must be a table of names to strings"),
      ({"sweep": {"targets": {"apology": "kw_apology"}}}, "[sweep] targets names 'apology', which is not in [sweep] emotions"),
      ({"align": {"model_b": "smollm2-135m"}}, "[align] model_b is the study's own model"),
@@ -38,6 +39,30 @@ def test_config_errors_name_the_key(data, pattern):
     with pytest.raises(ConfigError) as exc:
         from_dict(data, source="s.toml")
     assert pattern in str(exc.value)
+
+
+def test_study_defaults_read_the_registry_and_derive_sweep_layers_from_depth():
+    from interp.registry import DEFAULT_MODEL
+
+    cfg = from_dict({})
+    assert cfg.study.model == DEFAULT_MODEL and cfg.study.dtype == "float32" and cfg.sweep.layers == []
+    cfg = from_dict({"study": {"model": "gemma3-270m", "dtype": "bf16", "device": "auto"}, "align": {"model_b": "smollm2-135m"}})
+    assert (cfg.study.dtype, cfg.study.device) == ("bf16", "auto")
+
+
+def test_study_model_loads_in_the_study_dtype(tmp_path):
+    """StudyState.model passes [study] dtype and device to the loader and records the dtype in the run manifest."""
+    import torch
+
+    from experiments.pipeline import StudyState
+    from interp.run_context import RunContext
+
+    cfg = from_dict({"study": {"model": "tiny", "dtype": "bf16", "device": "cpu", "phases": ["dataset"]}})
+    ctx = RunContext.create("t", cfg.to_dict(), root=tmp_path)
+    m = StudyState(cfg=cfg, ctx=ctx, runs_root=tmp_path).model("tiny")
+    ctx.finish()
+    assert {p.dtype for p in m.parameters()} == {torch.bfloat16}
+    assert ctx.manifest["models"]["tiny"]["dtype"] == "bfloat16"
 
 
 def test_run_cli_rejects_bad_config(tmp_path, capsys):

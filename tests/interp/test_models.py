@@ -3,9 +3,9 @@ import time
 import pytest
 import torch
 
-from interp.errors import ModelNotInstalledError, UnknownModelError
-from interp.models import is_cached, list_models, load_model, weights_hash
-from interp.registry import KNOWN_MODELS, ModelSpec
+from interp.errors import ConfigError, ModelNotInstalledError, UnknownModelError
+from interp.models import DTYPES, dtype_name, is_cached, list_models, load_model, parse_dtype, weights_hash
+from interp.registry import DEFAULT_MODEL, KNOWN_MODELS, ModelSpec
 from interp.tiny_model import save_tiny_model
 
 
@@ -15,6 +15,37 @@ def test_tiny_model_is_frozen_and_matches_registry(tiny_model):
     assert (info.n_layers, info.d_model, info.n_heads, info.n_kv_heads, info.d_head) == (
         spec.n_layers, spec.d_model, spec.n_heads, spec.n_kv_heads, spec.d_head)
     assert not any(p.requires_grad for p in tiny_model.parameters())
+
+
+def test_default_model_is_a_known_model():
+    assert DEFAULT_MODEL in KNOWN_MODELS and KNOWN_MODELS[DEFAULT_MODEL].name == DEFAULT_MODEL
+
+
+@pytest.mark.parametrize(("text", "dtype"), [
+    ("float32", torch.float32), ("fp32", torch.float32), ("bfloat16", torch.bfloat16), ("bf16", torch.bfloat16),
+    ("float16", torch.float16), ("fp16", torch.float16), (" BF16 ", torch.bfloat16),
+])
+def test_parse_dtype_accepts_names_and_aliases(text, dtype):
+    assert parse_dtype(text) is dtype
+    assert parse_dtype(dtype_name(dtype)) is dtype  # the recorded name reads back
+
+
+@pytest.mark.parametrize("text", ["float64", "int8", "", "torch.float32"])
+def test_parse_dtype_rejects_others_and_lists_the_choices(text):
+    with pytest.raises(ConfigError, match=r"--dtype .* choose one of float32, bfloat16, float16 \(or fp32, bf16, fp16\)"):
+        parse_dtype(text, name="--dtype")
+
+
+@pytest.mark.parametrize("name", ["bfloat16", "float16"])
+def test_tiny_model_in_half_precision_runs_a_forward_close_to_float32(tiny_model, name):
+    """Every parameter in the asked dtype, recorded in ec_info; logits finite and within half-precision rounding of float32's."""
+    model = load_model("tiny", device="cpu", dtype=DTYPES[name])
+    assert {p.dtype for p in model.parameters()} == {DTYPES[name]}
+    assert model.ec_info.dtype == name and tiny_model.ec_info.dtype == "float32"
+    tokens = tiny_model.to_tokens("We are grateful for the help.")
+    logits, ref = model(tokens), tiny_model(tokens)
+    assert logits.dtype == DTYPES[name] and torch.isfinite(logits).all()
+    torch.testing.assert_close(logits.float(), ref, atol=0.02, rtol=0.05)
 
 
 def test_load_local_directory(tmp_path):

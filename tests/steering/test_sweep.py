@@ -12,7 +12,7 @@ import torch
 from interp.errors import ConfigError
 from interp.evaluators import make_scorer
 from steering.generation import GenerationConfig
-from steering.sweep import SweepConfig, SweepResult, random_direction, random_directions, run_sweep
+from steering.sweep import SweepConfig, SweepResult, default_sweep_layers, random_direction, random_directions, run_sweep
 from steering.sweep_stats import RandomControl, aggregate, keyword_check
 
 PROMPTS = ["abc", "hello there", "x y z", "one two"]
@@ -223,6 +223,30 @@ def test_sweep_result_save_load_and_figure(tiny_sweep, tmp_path):
     assert all(p.stat().st_size > 1000 for p in paths)
     fig = res.figure("effect")
     assert [t.type for t in fig.data] == ["heatmap", "heatmap"]
+
+
+@pytest.mark.parametrize(("n_layers", "layers"), [(30, [3, 9, 15, 21, 27]), (18, [2, 5, 9, 13, 16]), (2, [0, 1]), (1, [0])])
+def test_default_sweep_layers_at_tenths_of_the_depth(n_layers, layers):
+    """0.1, 0.3, …, 0.9 of the depth, rounded: the study's old 30-layer list, and in range for gemma3-270m's 18 layers."""
+    assert default_sweep_layers(n_layers) == layers
+
+
+@pytest.mark.parametrize("n_layers", range(1, 65))
+def test_default_sweep_layers_are_distinct_ascending_and_in_range(n_layers):
+    layers = default_sweep_layers(n_layers)
+    assert layers == sorted(set(layers)) and 0 <= layers[0] and layers[-1] <= n_layers - 1
+    if n_layers >= 6:  # points more than one layer apart round apart, and 0.9 of the depth rounds below the top
+        assert len(layers) == 5
+    assert default_sweep_layers(n_layers, n=1) == [min((n_layers + 1) // 2, n_layers - 1)]  # the middle, half up
+
+
+def test_default_sweep_layers_fit_the_tiny_model(tiny_model):
+    from interp.hook_names import validate_layer
+
+    layers = default_sweep_layers(tiny_model.cfg.n_layers)
+    assert layers == [validate_layer(layer, tiny_model.cfg.n_layers) for layer in layers] == [0, 1]
+    with pytest.raises(ConfigError, match="n_layers ≥ 1"):
+        default_sweep_layers(0)
 
 
 def test_sweep_config_rejects_bad_values():
