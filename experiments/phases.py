@@ -1,15 +1,15 @@
-"""The study phases: each takes the shared :class:`StudyState` and its output folder, writes
-results/figures there and returns a ``summary`` dict (headline numbers with CIs and baselines)."""
+"""Study phases 1 and 2: the sentence set and its activations.
 
-import statistics
+Like every phase (declared in :mod:`experiments.phase_registry`), each takes the shared :class:`StudyState`
+and its output folder, writes results/figures there and returns a ``summary`` dict (headline numbers with
+CIs and baselines)."""
+
 import time
 from pathlib import Path
 
-from experiments.phase_common import row
+from experiments.phase_registry import row
 from experiments.pipeline import StudyState
 from interp.stats import bootstrap_ci
-
-
 
 
 def phase_dataset(state: StudyState, out: Path) -> dict:
@@ -57,17 +57,3 @@ def phase_extract(state: StudyState, out: Path) -> dict:
     return {"text": "Activations streamed to safetensors shards with sentence-end and emotion-word positions.",
             "headline": headline,
             "tables": [{"title": "stores", "columns": ["model", "sentences", "hooks", "tokens", "tokens/s", "MB"], "rows": rows}]}
-
-
-def _registry() -> dict:
-    from experiments.phases_circuits import phase_ablate, phase_ovqk, phase_patch_heads, phase_screen
-    from experiments.phases_geometry import phase_align, phase_subspace, phase_vectors
-    from experiments.phases_steering import phase_sweep
-
-    return {"dataset": phase_dataset, "extract": phase_extract, "vectors": phase_vectors, "subspace": phase_subspace,
-            "align": phase_align, "sweep": phase_sweep, "screen": phase_screen, "ablate": phase_ablate,
-            "patch_heads": phase_patch_heads, "ovqk": phase_ovqk}
-
-
-PHASE_FUNCTIONS = _registry()
-"""Every phase of :data:`experiments.study_config.PHASES`, in execution order."""

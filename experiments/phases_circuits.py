@@ -6,7 +6,7 @@ are stored as circuitsvis specs (``*.cv.json``) for the report and as standalone
 
 from pathlib import Path
 
-from experiments.phase_common import row
+from experiments.phase_registry import row
 from experiments.pipeline import StudyState
 from interp.io import atomic_write_json
 

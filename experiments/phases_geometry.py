@@ -6,7 +6,7 @@ into its folder and returns a summary whose headline numbers carry CIs and basel
 
 from pathlib import Path
 
-from experiments.phase_common import row
+from experiments.phase_registry import row
 from experiments.pipeline import StudyState
 from interp.figures import save_plotly
 from interp.hook_names import hook_kind

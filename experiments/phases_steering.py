@@ -6,7 +6,7 @@ Vectors come from the vectors phase's file. Each finished cell is cached under
 
 from pathlib import Path
 
-from experiments.phase_common import row
+from experiments.phase_registry import row
 from experiments.phases_geometry import vectors_file
 from experiments.pipeline import StudyState
 from interp.io import atomic_write_json

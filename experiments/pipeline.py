@@ -23,10 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-from experiments.cli_common import err_console
-from experiments.study_config import PHASES, PREREQUISITES, StudyConfig
+from experiments import phase_registry
+from experiments.study_config import StudyConfig
 from interp.integrity import tree_problem, tree_records
 from interp.io import atomic_write_json, read_json
 from interp.run_context import RunContext, validate_name
@@ -81,13 +79,21 @@ class StudyState:
 
 PhaseFn = Callable[[StudyState, Path], dict]
 
+OnPhase = Callable[[str, int, int, str | None], None]
+"""``on_phase(phase, index, n_phases, status)``: ``status`` is None as the phase begins (``index`` counts
+from 0 among the ``n_phases`` enabled ones), then its final status (computed, reused, done earlier)."""
+
+OnProgress = Callable[[str, int, int], None]
+"""``on_progress(phase, done, total)``: steps of a phase being computed, starting with (0, 1) as its function starts."""
+
 
 def phase_key(state: StudyState, phase: str, model_hash: str, dataset_hash: str) -> str:
     from interp.models import dtype_name, parse_dtype
 
     cfg = state.cfg
-    section = cfg.section(phase) if hasattr(cfg, phase) else {}
-    upstream = {p: state.keys.get(p) for p in PREREQUISITES[phase]}
+    declared = phase_registry.phase(phase)
+    section = cfg.section(declared.section) if declared.section else {}
+    upstream = {p: state.keys.get(p) for p in declared.prerequisites}
     extra = {"model": cfg.study.model, "seed": cfg.study.seed, "profile": cfg.study.profile,
              "split": state.split.describe() if state.split is not None else None}
     dtype = dtype_name(parse_dtype(cfg.study.dtype))
@@ -156,13 +162,22 @@ def find_resumable_run(runs_root: Path, study: str, config_hash: str) -> Path | 
     return None
 
 
-def run_study(cfg: StudyConfig, *, runs_root: Path = Path("runs"), phases: dict[str, PhaseFn],
-              resume: bool = True, quiet: bool = False) -> tuple[RunContext, dict]:
-    """Run every enabled phase; return the run context and ``{phase: status}``."""
+def run_study(cfg: StudyConfig, *, runs_root: Path = Path("runs"), phases: dict[str, PhaseFn] | None = None,
+              resume: bool = True, on_phase: OnPhase | None = None,
+              on_progress: OnProgress | None = None) -> tuple[RunContext, dict]:
+    """Run every enabled phase; return the run context and ``{phase: status}``.
 
+    Args:
+        phases: phase name -> function; None: the functions :mod:`experiments.phase_registry` declares.
+        on_phase: told as each enabled phase begins and settles (see :data:`OnPhase`).
+        on_progress: told of the steps of each phase being computed (see :data:`OnProgress`).
+    """
     from interp.errors import ConfigError
 
-    missing = [p for p in PHASES if cfg.enabled(p) and p not in phases]
+    enabled = [p for p in phase_registry.names() if cfg.enabled(p)]
+    if phases is None:
+        phases = {p: phase_registry.phase(p).resolve() for p in enabled}
+    missing = [p for p in enabled if p not in phases]
     if missing:
         raise ConfigError(
             f"phase(s) {', '.join(missing)} have no phase function; remove them from [study] phases")
@@ -182,42 +197,36 @@ def run_study(cfg: StudyConfig, *, runs_root: Path = Path("runs"), phases: dict[
     from interp.registry import KNOWN_MODELS
 
     model_hash = _source_hash(cfg.study.model, KNOWN_MODELS)
-    enabled = [p for p in PHASES if cfg.enabled(p)]
+    on_phase = on_phase or (lambda phase, index, n, status: None)
+    on_progress = on_progress or (lambda phase, done, total: None)
     status: dict[str, str] = {}
-    columns = [SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
-    with Progress(*columns, console=err_console, disable=quiet) as prog:
-        overall = prog.add_task(f"study {study}", total=len(enabled))
-        for i, phase in enumerate(enabled):
-            key = phase_key(state, phase, model_hash, ds.hash())
-            state.keys[phase] = key
-            pdir = ctx.path / phase
-            done_file = pdir / DONE
-            problem = phase_problem(pdir, key)
-            if problem is None:
-                status[phase] = "done earlier in this run"
-            elif (src := _find_reusable(runs_root, study, phase, key, ctx.path)) is not None:
-                _link_tree(src, pdir)
-                status[phase] = f"reused from {src.parent.name}"
-            else:
-                sub = prog.add_task(f"  {phase}", total=1)
-
-                def update(done: int, total: int, sub=sub) -> None:
-                    prog.update(sub, completed=done, total=max(total, 1))
-
-                state.progress = update
-                t0 = time.perf_counter()
-                if done_file.exists():  # damaged or stale: the marker goes first, so a kill now leaves it unfinished
-                    done_file.unlink()
-                pdir.mkdir(parents=True, exist_ok=True)
-                summary = phases[phase](state, pdir)
-                atomic_write_json(pdir / "summary.json", summary)
-                secs = round(time.perf_counter() - t0, 2)
-                atomic_write_json(done_file, {"key": key, "seconds": secs, "files": tree_records(pdir, exclude=(DONE,))})
-                prog.update(sub, completed=prog.tasks[sub].total or 1, visible=False)
-                damaged = problem not in ("not finished", "made with another config")
-                status[phase] = f"computed in {secs} s" + (f" (earlier result not trusted: {problem})" if damaged else "")
-            ctx.record_step(phase, key=key, status=status[phase])
-            prog.update(overall, completed=i + 1)
+    for i, phase in enumerate(enabled):
+        on_phase(phase, i, len(enabled), None)
+        key = phase_key(state, phase, model_hash, ds.hash())
+        state.keys[phase] = key
+        pdir = ctx.path / phase
+        done_file = pdir / DONE
+        problem = phase_problem(pdir, key)
+        if problem is None:
+            status[phase] = "done earlier in this run"
+        elif (src := _find_reusable(runs_root, study, phase, key, ctx.path)) is not None:
+            _link_tree(src, pdir)
+            status[phase] = f"reused from {src.parent.name}"
+        else:
+            on_progress(phase, 0, 1)
+            state.progress = lambda done, total, phase=phase: on_progress(phase, done, total)
+            t0 = time.perf_counter()
+            if done_file.exists():  # damaged or stale: the marker goes first, so a kill now leaves it unfinished
+                done_file.unlink()
+            pdir.mkdir(parents=True, exist_ok=True)
+            summary = phases[phase](state, pdir)
+            atomic_write_json(pdir / "summary.json", summary)
+            secs = round(time.perf_counter() - t0, 2)
+            atomic_write_json(done_file, {"key": key, "seconds": secs, "files": tree_records(pdir, exclude=(DONE,))})
+            damaged = problem not in ("not finished", "made with another config")
+            status[phase] = f"computed in {secs} s" + (f" (earlier result not trusted: {problem})" if damaged else "")
+        ctx.record_step(phase, key=key, status=status[phase])
+        on_phase(phase, i, len(enabled), status[phase])
     return ctx, status
 
 

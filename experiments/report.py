@@ -16,22 +16,13 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
+from experiments.phase_registry import PHASES
 from interp.errors import StoreError
 from interp.figures import circuitsvis_bundle, circuitsvis_div, plotly_div
 from interp.io import atomic_write_text, read_json
 
-PHASE_TITLES = {
-    "dataset": "Phase 1 — emotion sentence sets",
-    "extract": "Phase 2 — activations",
-    "vectors": "Phase 3 — emotion vectors",
-    "subspace": "Phase 3.5 — emotion subspaces",
-    "align": "Phase 3.5 — cross-model alignment",
-    "sweep": "Phases 4–5 — steering sweep",
-    "screen": "Phase 6 — attention-delta head screening",
-    "ablate": "Phase 6 — head ablation",
-    "patch_heads": "Phase 7 — head patching",
-    "ovqk": "Phase 9 — OV/QK roles",
-}
+PHASE_TITLES = {p.name: p.title for p in PHASES}
+"""Report heading per phase (from :mod:`experiments.phase_registry`); phase sections appear in this order."""
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:24px auto;max-width:1200px;color:#222;padding:0 16px}

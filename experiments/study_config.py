@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from experiments import phase_registry
 from interp.errors import ConfigError
 from interp.registry import DEFAULT_MODEL
 
@@ -18,21 +19,11 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-PHASES = ("dataset", "extract", "vectors", "subspace", "align", "sweep", "screen", "ablate", "patch_heads", "ovqk")
-"""Phases in execution order (master plan phases 1, 2, 3, 3.5, 3.5, 4–5, 6, 6, 7, 9)."""
+PHASES: tuple[str, ...] = phase_registry.names()
+"""Phase names in execution order (declared in :mod:`experiments.phase_registry`)."""
 
-PREREQUISITES: dict[str, tuple[str, ...]] = {
-    "dataset": (),
-    "extract": ("dataset",),
-    "vectors": ("extract",),
-    "subspace": ("extract",),
-    "align": ("extract",),
-    "sweep": ("vectors",),
-    "screen": ("dataset",),
-    "ablate": ("screen",),
-    "patch_heads": ("screen",),
-    "ovqk": ("screen", "vectors"),
-}
+PREREQUISITES: dict[str, tuple[str, ...]] = {p.name: p.prerequisites for p in phase_registry.PHASES}
+"""Per phase, the phases it reads (from :mod:`experiments.phase_registry`)."""
 
 
 @dataclass

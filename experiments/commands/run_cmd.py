@@ -1,11 +1,48 @@
 """``emotion-circuits run STUDY.toml``: the master plan's phases end to end, with a report."""
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
 
-from experiments.cli_common import JsonOpt, RunsRootOpt, console, emit_json, table
+from experiments.cli_common import JsonOpt, RunsRootOpt, console, emit_json, err_console, table
+
+
+@contextmanager
+def study_progress(study: str, *, quiet: bool = False) -> Iterator[tuple]:
+    """Rich bars on stderr for :func:`experiments.pipeline.run_study`: one for the study, one per phase being computed.
+
+    Yields its ``(on_phase, on_progress)`` callbacks (``experiments.pipeline.OnPhase``, ``OnProgress``);
+    the display starts with the first phase, once the run folder and dataset are ready.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    columns = [SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    prog = Progress(*columns, console=err_console, disable=quiet)
+    tasks = {}  # None: the study's bar; a phase name: that phase's bar
+
+    def on_phase(phase: str, index: int, n: int, status: str | None) -> None:
+        if None not in tasks:
+            prog.start()
+            tasks[None] = prog.add_task(f"study {study}", total=n)
+        if status is None:
+            return
+        if phase in tasks:
+            prog.update(tasks[phase], completed=prog.tasks[tasks[phase]].total or 1, visible=False)
+        prog.update(tasks[None], completed=index + 1)
+
+    def on_progress(phase: str, done: int, total: int) -> None:
+        if phase not in tasks:
+            tasks[phase] = prog.add_task(f"  {phase}", total=1)
+        prog.update(tasks[phase], completed=done, total=max(total, 1))
+
+    try:
+        yield on_phase, on_progress
+    finally:
+        if None in tasks:  # started: stop it (a display never started prints nothing, as before)
+            prog.stop()
 
 
 def run(
@@ -19,13 +56,13 @@ def run(
     from experiments.study_config import load_study
 
     cfg = load_study(study_file)
-    from experiments.phases import PHASE_FUNCTIONS
     from experiments.pipeline import run_study
     from experiments.report import build_report
     from experiments.tracking import log_run
 
     t0 = time.perf_counter()
-    ctx, status = run_study(cfg, runs_root=runs_root, phases=PHASE_FUNCTIONS, resume=not new, quiet=json_out)
+    with study_progress(cfg.study.name, quiet=json_out) as (on_phase, on_progress):
+        ctx, status = run_study(cfg, runs_root=runs_root, resume=not new, on_phase=on_phase, on_progress=on_progress)
     wall = ctx.finish()
     report = build_report(ctx.path)
     shot = None
@@ -38,8 +75,6 @@ def run(
         mlflow_id = log_run(ctx.path, runs_root=runs_root)
     except Exception as exc:  # noqa: BLE001 - tracking is optional: the run is complete and saved either way
         mlflow_id = None
-        from experiments.cli_common import err_console
-
         err_console.print(f"warning: MLflow logging failed ({type(exc).__name__}: {exc}); the run itself is complete", markup=False)
     elapsed = round(time.perf_counter() - t0, 1)
     summary = {"run_dir": str(ctx.path), "report": str(report), "screenshot": shot, "wall_seconds": wall,

@@ -260,3 +260,36 @@ def test_phase_key_names_the_model_dtype_only_when_not_float32():
     assert key() == key(dtype="float32") == key(dtype="fp32")
     assert key(dtype="bf16") == key(dtype="bfloat16") != key()
     assert key(dtype="float16") not in (key(), key(dtype="bfloat16"))
+
+
+def test_run_study_reports_progress_through_callbacks(tmp_path, capsys):
+    """The pipeline tells its caller of each phase and step (the CLI draws the bars); it prints nothing itself."""
+    from experiments.pipeline import run_study
+    from experiments.study_config import from_dict
+
+    def counting_phase(state, out: Path) -> dict:
+        state.progress(1, 2)
+        state.progress(2, 2)
+        return {"headline": []}
+
+    cfg = from_dict({"study": {"name": "callbacks", "model": "tiny", "phases": ["dataset"]}})
+    events = []
+    kw = dict(runs_root=tmp_path, phases={"dataset": counting_phase},
+              on_phase=lambda *a: events.append(("phase", *a)), on_progress=lambda *a: events.append(("step", *a)))
+    _, status = run_study(cfg, **kw)
+    assert events == [("phase", "dataset", 0, 1, None), ("step", "dataset", 0, 1), ("step", "dataset", 1, 2),
+                      ("step", "dataset", 2, 2), ("phase", "dataset", 0, 1, status["dataset"])]
+    events.clear()
+    _, status = run_study(cfg, **kw)  # resumes the unfinished run: nothing computed, no steps
+    assert status == {"dataset": "done earlier in this run"}
+    assert events == [("phase", "dataset", 0, 1, None), ("phase", "dataset", 0, 1, "done earlier in this run")]
+    assert capsys.readouterr() == ("", "")
+
+
+def test_run_draws_the_study_bar_and_prints_the_status_table(tmp_path, capsys):
+    study = tmp_path / "bars.toml"
+    study.write_text('[study]\nname = "bars"\nmodel = "tiny"\nphases = ["dataset"]\n')
+    code, out, err = run_cli(["run", str(study), "--runs-root", str(tmp_path / "runs"), "--no-screenshot"], capsys)
+    assert code == 0, err
+    assert "study bars" in err and "1/1" in err
+    assert "dataset" in out and "computed in" in out and "report:" in out and "wall time:" in out

@@ -30,9 +30,7 @@ def study(tmp_path):
 
 
 def _run(cfg, root, **kw):
-    from experiments.phases import PHASE_FUNCTIONS
-
-    return run_study(cfg, runs_root=root, phases=PHASE_FUNCTIONS, quiet=True, **kw)
+    return run_study(cfg, runs_root=root, **kw)
 
 
 def _damage(path: Path) -> None:
