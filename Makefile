@@ -1,6 +1,6 @@
 # Two commands do all set-up on a fresh machine:
 #   make demo   — install everything into .venv and run the main job on the embedded default model
-#   make test   — install everything into .venv and run the whole test suite
+#   make test   — install everything into .venv, lint (ruff) and run the whole test suite
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -34,6 +34,7 @@ demo: setup browser
 	$(BIN)/emotion-circuits run studies/emotion-circuits-baseline.toml
 
 test: setup browser
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
 test-fast: setup

@@ -163,7 +163,7 @@ def word_logprobs(model, tokens: Int[Tensor, "batch pos"], attention_mask: Int[T
 
 
 def word_logprob(model, tokens: Int[Tensor, "batch pos"], attention_mask: Int[Tensor, "batch pos"], words: WordSet, *,
-                 fwd_hooks: Sequence = (), prompt_hooks: Sequence = ()) -> Float[Tensor, "batch"]:
+                 fwd_hooks: Sequence = (), prompt_hooks: Sequence = ()) -> Float[Tensor, " batch"]:
     """Per row of a LEFT-padded batch: ``log Σ_form P(form | row)``, every token of every form teacher-forced (nats).
 
     Args:
@@ -217,13 +217,13 @@ def _batched(model, texts: Sequence[str], batch_size: int, score: Callable[[Tens
 
 
 def word_logprob_texts(model, texts: Sequence[str], words: WordSet, *, fwd_hooks: Sequence = (),
-                       batch_size: int = 32) -> Float[Tensor, "n"]:
+                       batch_size: int = 32) -> Float[Tensor, " n"]:
     """:func:`word_logprob` after each sentence of ``texts`` (length-sorted, left-padded batches), in input order."""
     return _batched(model, texts, batch_size, lambda t, m: word_logprob(model, t, m, words, fwd_hooks=fwd_hooks))
 
 
 def metric_texts(model, texts: Sequence[str], emotion: str, *, metric: str = "emotion_words", fwd_hooks: Sequence = (),
-                 batch_size: int = 32) -> Float[Tensor, "n"]:
+                 batch_size: int = 32) -> Float[Tensor, " n"]:
     """The named :data:`METRICS` entry after each sentence of ``texts``, in input order (nats)."""
     fn = get_metric(metric)
     emotion_words(model, emotion)  # validate the emotion once, before any forward pass
@@ -246,7 +246,7 @@ def emotion_token_ids(model, emotion: str) -> list[int]:
 
 
 def emotion_logprob(logits: Float[Tensor, "batch pos d_vocab"], end_positions: Sequence[int],
-                    token_ids: Sequence[int]) -> Float[Tensor, "batch"]:
+                    token_ids: Sequence[int]) -> Float[Tensor, " batch"]:
     """Deprecated (see :func:`emotion_token_ids`): per row, log P(next token ∈ token_ids) at its end position."""
     rows = torch.arange(logits.shape[0], device=logits.device)
     last = logits[rows, torch.as_tensor(list(end_positions), device=logits.device)].float()

@@ -148,7 +148,7 @@ class EmotionalLLM:
         dev = next(self.model.parameters()).device
         return Batch(t.to(dev), am.to(dev), lm.to(dev))
 
-    def response_nll(self, prompts: list[str], responses: list[str]) -> Float[Tensor, "batch"]:
+    def response_nll(self, prompts: list[str], responses: list[str]) -> Float[Tensor, " batch"]:
         """Mean negative log-likelihood per response token (differentiable w.r.t. the modules)."""
         b = self.encode(prompts, responses)
         logits = self.forward(b.tokens, b.attention_mask)[:, :-1]

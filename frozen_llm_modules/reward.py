@@ -40,7 +40,7 @@ class EmotionalRewardModel(nn.Module):
     def for_model(cls, model, *, hidden: int = 64) -> "EmotionalRewardModel":
         return cls(model.cfg.d_model, hidden)
 
-    def forward(self, feats: Float[Tensor, "batch d_model"], states: Float[Tensor, "batch 4"]) -> Float[Tensor, "batch"]:
+    def forward(self, feats: Float[Tensor, "batch d_model"], states: Float[Tensor, "batch 4"]) -> Float[Tensor, " batch"]:
         """Logit of positive feedback."""
         return self.net(torch.cat([feats / self.scale, states], -1))[:, 0]
 

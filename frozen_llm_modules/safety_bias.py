@@ -6,7 +6,6 @@ cautious, consider, depends, unsure, uncertain, however, generally, usually, see
 suggest, recommend, safe, safely, risk, check.
 """
 
-import torch
 from jaxtyping import Float
 from torch import Tensor
 

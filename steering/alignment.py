@@ -37,8 +37,8 @@ class LinearMap:
 
     kind: str
     weight: Float[Tensor, "d_a d_b"]
-    mean_a: Float[Tensor, "d_a"]
-    mean_b: Float[Tensor, "d_b"]
+    mean_a: Float[Tensor, " d_a"]
+    mean_b: Float[Tensor, " d_b"]
 
     def apply(self, x: Float[Tensor, "n d_a"]) -> Float[Tensor, "n d_b"]:
         return (x - self.mean_a) @ self.weight + self.mean_b

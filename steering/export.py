@@ -103,7 +103,7 @@ class BlockDirections:
         return int(next(iter(self.directions.values())).shape[0])
 
 
-def block_directions(vectors: Sequence[EmotionVector]) -> dict[int, Float[Tensor, "d_model"]]:
+def block_directions(vectors: Sequence[EmotionVector]) -> dict[int, Float[Tensor, " d_model"]]:
     """``{block: raw vector}`` for ``vectors``; refuses two vectors that add to the same block's output."""
     if not vectors:
         raise ConfigError("no vectors to export; check the --emotion / --layers / --method selection")

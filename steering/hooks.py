@@ -44,7 +44,7 @@ class SteeringSpec:
     """
 
     hook: str
-    direction: Float[Tensor, "d_model"]
+    direction: Float[Tensor, " d_model"]
     alpha: float
     scale: str = "mean_norm"
     mean_norm: float | None = None
@@ -66,7 +66,7 @@ class SteeringSpec:
         if not bool(torch.isfinite(self.added_vector()).all()):
             raise ConfigError(f"alpha {self.alpha:g} x this direction overflows to inf; use a smaller alpha")
 
-    def added_vector(self) -> Float[Tensor, "d_model"]:
+    def added_vector(self) -> Float[Tensor, " d_model"]:
         """The vector actually added to the residual stream."""
         d = self.direction.detach().float()
         if self.scale == "raw":
@@ -187,7 +187,7 @@ def _add_at_positions(activation: Tensor, v: Tensor, tracker: PositionTracker | 
     return activation + m.to(activation.dtype).unsqueeze(-1) * v
 
 
-def add_vector_hook(vector: Float[Tensor, "d_model"], *, positions: str = "all",
+def add_vector_hook(vector: Float[Tensor, " d_model"], *, positions: str = "all",
                     tracker: PositionTracker | None = None) -> Callable:
     """Hook function adding ``vector`` to the residual at the positions chosen by ``positions``.
 

@@ -43,7 +43,7 @@ class Subspace:
 
     basis: Float[Tensor, "k d_model"]
     explained: Float[Tensor, "k"]
-    mean: Float[Tensor, "d_model"]
+    mean: Float[Tensor, " d_model"]
     n: int
 
     @property
@@ -97,7 +97,7 @@ def orthonormal(rows: Float[Tensor, "k d_model"]) -> Float[Tensor, "k d_model"]:
     return q.T.float().contiguous()
 
 
-def principal_cosines(a: Float[Tensor, "k1 d_a"], b: Float[Tensor, "k2 d_b"]) -> Float[Tensor, "k"]:
+def principal_cosines(a: Float[Tensor, "k1 d_a"], b: Float[Tensor, "k2 d_b"]) -> Float[Tensor, " k"]:
     """Cosines of the principal angles between span(a) and span(b) (rows need not be orthonormal)."""
     if a.shape[1] != b.shape[1]:
         raise DatasetError(f"subspaces live in different dimensions ({a.shape[1]} vs {b.shape[1]}); "

@@ -227,7 +227,7 @@ def _mean_at(store, hook: str, positions: list[list[int]]) -> Float[Tensor, "n d
 
 
 def mean_difference(acts: Float[Tensor, "n d_model"], labels: list[str], emotion: str, contrast: str,
-                    emotions: list[str]) -> Float[Tensor, "d_model"]:
+                    emotions: list[str]) -> Float[Tensor, " d_model"]:
     """Mean of ``emotion`` rows minus the contrast's reference mean."""
     lab = list(labels)
     idx = [i for i, x in enumerate(lab) if x == emotion]

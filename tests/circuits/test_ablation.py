@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from circuits.ablation import (MODES, RowLayout, ablate, ablation_effects, ablation_hooks, ablation_reference,
+from circuits.ablation import (MODES, ablate, ablation_effects, ablation_hooks, ablation_reference,
                                cumulative_ablation, parse_heads, validate_heads)
 from circuits.head_controls import control_p, matched_draws
 from interp.errors import ConfigError, HookError

@@ -6,7 +6,6 @@ from circuits.generation_effects import ablation_generation_effect, patching_gen
 from circuits.head_patching import PatchLengthError, head_patch_hooks, patched_logits, run_source
 from interp.errors import ConfigError, HookError
 from interp.generation import continue_tokens
-from interp.positions import tokenize_batch
 
 SRC = ["thank you a lot", "sorry for this!", "I am so grateful"]
 TGT = ["the cat is here", "a dog sat down!", "a bus came by on"]

@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 import pytest
 
 from experiments.report import build_report
-from tests.interp.test_figures import PAYLOAD, assert_no_injected_script, assert_not_run_in_chromium, parse
+from tests.interp.test_figures import PAYLOAD, assert_no_injected_script, assert_not_run_in_chromium
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 """The shared decoding loop: KV-cached generation equals uncached, left padding, the cache guard."""
 
 import pytest
-import torch
 
 from interp.generation import KVCacheError, continue_tokens, require_working_kv_cache
 from interp.positions import tokenize_batch

@@ -1,5 +1,4 @@
 import pytest
-import torch
 
 from interp.positions import span_token_positions, token_ids_and_offsets, tokenize_batch
 
