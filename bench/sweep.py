@@ -29,8 +29,10 @@ import torch
 
 
 def main(argv: list[str] | None = None) -> int:
+    from interp.registry import DEFAULT_MODEL
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default="smollm2-135m")
+    ap.add_argument("--model", default=DEFAULT_MODEL)
     ap.add_argument("--n-prompts", type=int, default=10)
     ap.add_argument("--layers", type=int, nargs="+", default=None, help="steered layers (default: n_layers × 1/4, 1/2, 3/4)")
     ap.add_argument("--alphas", type=float, nargs="+", default=[-1.0, 1.0, 2.0], help="α in mean-residual-norm units")

@@ -43,6 +43,7 @@ from importlib import resources
 from pathlib import Path
 
 from interp.errors import DatasetError
+from interp.io import read_utf8_text
 from interp.lexicon import EMOTION_WORDS, STRONG_AFFECT_WORDS, words
 from interp.textnorm import cuts_combining_sequence, duplicate_key, length_unit, text_length, uses_characters
 
@@ -219,12 +220,7 @@ def parse_csv(text: str, source: str) -> list[EmotionRecord]:
 
 def _read_records(path: str | Path) -> list[EmotionRecord]:
     p = Path(path)
-    if not p.exists():
-        raise DatasetError(f"dataset file {str(p)!r} does not exist")
-    try:
-        text = p.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise DatasetError(f"dataset file {str(p)!r} is not UTF-8 text") from None
+    text = read_utf8_text(p, "dataset", error=DatasetError)
     records = parse_csv(text, str(p)) if p.suffix.lower() == ".csv" else parse_jsonl(text, str(p))
     if not records:
         raise DatasetError(f"dataset file {str(p)!r} is empty: it holds no records")

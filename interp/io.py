@@ -106,6 +106,17 @@ def atomic_write_with(path: str | os.PathLike, writer: Callable[[Path], None]) -
     return Path(path)
 
 
+def read_utf8_text(path: str | os.PathLike, what: str, *, error: type[Exception] = StoreError, fix: str = "") -> str:
+    """The text of ``path`` (a ``what`` file, e.g. "dataset"); one ``error`` naming it when it is no file or not UTF-8."""
+    p = Path(path)
+    if not p.is_file():
+        raise error(f"{what} file {str(p)!r} does not exist")
+    try:
+        return p.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise error(f"{what} file {str(p)!r} is not UTF-8 text" + (f"; {fix}" if fix else "")) from None
+
+
 def read_json(path: str | os.PathLike) -> Any:
     p = Path(path)
     try:

@@ -48,6 +48,8 @@ from importlib import resources
 from pathlib import Path
 
 from interp.errors import ConfigError
+from interp.evaluators.keywords import select_emotions
+from interp.io import read_utf8_text
 
 INSTALL = "pip install 'emotion-circuits[ja]'"
 LANGUAGES: tuple[str, ...] = ("ja",)
@@ -217,12 +219,7 @@ def read_polarity_file(path: str | Path) -> list[tuple[str, int]]:
     (morphemes of the expression separated by spaces).
     """
     p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"polarity file {str(p)!r} does not exist")
-    try:
-        text = p.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise ConfigError(f"polarity file {str(p)!r} is not UTF-8 text; convert it (e.g. iconv -f EUC-JP -t UTF-8)") from None
+    text = read_utf8_text(p, "polarity", error=ConfigError, fix="convert it (e.g. iconv -f EUC-JP -t UTF-8)")
     if p.suffix.lower() == ".json":
         return _read_json_lexicon(text, str(p))
     out = []
@@ -350,11 +347,7 @@ class JapaneseKeywordScorer:
     def __init__(self, emotions: Sequence[str] | None = None, language: str = "ja") -> None:
         check_language(self.name, language)
         lex = emotion_lexicon_ja()
-        emos = tuple(emotions) if emotions else tuple(lex)
-        unknown = [e for e in emos if e not in lex]
-        if unknown:
-            raise ConfigError(f"no Japanese keyword list for emotion {unknown[0]!r}; lists exist for {', '.join(lex)}")
-        self.emotions = emos
+        emos = self.emotions = select_emotions(lex, emotions, "Japanese keyword list")
         self.columns = tuple(f"ja_kw_{e}" for e in emos)
         self._patterns = {e: re.compile("|".join(re.escape(x) for x in sorted(lex[e], key=len, reverse=True))) for e in emos}
 

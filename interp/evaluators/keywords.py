@@ -1,9 +1,18 @@
 """Explicit emotion-word counts per target emotion (word lists from :mod:`interp.lexicon`)."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from interp.errors import ConfigError
 from interp.lexicon import EMOTION_WORDS, words
+
+
+def select_emotions(lists: Mapping[str, object], emotions: Sequence[str] | None, what: str) -> tuple[str, ...]:
+    """``emotions`` (default: every key of ``lists``), each checked to have an entry; :class:`ConfigError` naming the first without."""
+    emos = tuple(emotions) if emotions else tuple(lists)
+    unknown = [e for e in emos if e not in lists]
+    if unknown:
+        raise ConfigError(f"no {what} for emotion {unknown[0]!r}; lists exist for {', '.join(lists)}")
+    return emos
 
 
 class KeywordScorer:
@@ -12,11 +21,7 @@ class KeywordScorer:
     name = "keywords"
 
     def __init__(self, emotions: Sequence[str] | None = None) -> None:
-        emos = tuple(emotions) if emotions else tuple(EMOTION_WORDS)
-        unknown = [e for e in emos if e not in EMOTION_WORDS]
-        if unknown:
-            raise ConfigError(f"no keyword list for emotion {unknown[0]!r}; lists exist for {', '.join(EMOTION_WORDS)}")
-        self.emotions = emos
+        emos = self.emotions = select_emotions(EMOTION_WORDS, emotions, "keyword list")
         self.columns = tuple(f"kw_{e}" for e in emos)
 
     def score(self, texts: Sequence[str], *, prompts: Sequence[str] | None = None) -> dict[str, list[float]]:

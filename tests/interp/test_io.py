@@ -208,3 +208,19 @@ def test_io_uses_the_target_folder_for_temporaries(tmp_path, monkeypatch):
     monkeypatch.setattr(io_mod.tempfile, "mkstemp", spy)
     atomic_write_text(tmp_path / "deep" / "x.txt", "hi")
     assert seen == [tmp_path / "deep"]
+
+
+def test_read_utf8_text_reads_and_names_the_file_in_one_error(tmp_path):
+    from interp.errors import DatasetError
+    from interp.io import read_utf8_text
+
+    ok = tmp_path / "ok.txt"
+    ok.write_text("ありがとう\n", encoding="utf-8")
+    assert read_utf8_text(ok, "dataset") == "ありがとう\n"
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes("ありがとう".encode("euc-jp"))
+    with pytest.raises(DatasetError, match=r"^dataset file '.*bad\.txt' is not UTF-8 text; convert it$"):
+        read_utf8_text(bad, "dataset", error=DatasetError, fix="convert it")
+    for missing in (tmp_path / "none.txt", tmp_path):  # absent, or a folder: no file to read
+        with pytest.raises(StoreError, match=r"^polarity file .* does not exist$"):
+            read_utf8_text(missing, "polarity")
