@@ -38,6 +38,7 @@ import torch
 from jaxtyping import Bool, Float
 from torch import Tensor
 
+from circuits.heads import Head, parse_heads, validate_heads  # noqa: F401 - parse_heads re-exported for old imports
 from circuits.head_controls import ControlP, HeadDraws, matched_draws, sequential_controls
 from circuits.metrics import control_words, emotion_words, get_metric, word_logprobs
 from interp.errors import ConfigError, HookError
@@ -45,41 +46,6 @@ from interp.hook_names import hook_z
 from interp.io import atomic_write_json
 from interp.positions import prepends_bos, tokenize_batch
 from interp.stats import Estimate, bootstrap_ci
-
-Head = tuple[int, int]
-
-
-def validate_heads(model, heads: Sequence[Head]) -> list[Head]:
-    """Check every (layer, head) is in range; raise a :class:`HookError` naming the bad one."""
-    n_layers, n_heads = model.cfg.n_layers, model.cfg.n_heads
-    out = []
-    for item in heads:
-        try:
-            l, h = (int(x) for x in item)
-        except (TypeError, ValueError):
-            raise HookError(f"a head must be a (layer, head) pair like (3, 1), got {item!r}") from None
-        if not 0 <= l < n_layers:
-            raise HookError(f"head L{l}H{h}: layer {l} is out of range; this model has layers 0..{n_layers - 1}")
-        if not 0 <= h < n_heads:
-            raise HookError(f"head L{l}H{h}: head {h} is out of range; this model has heads 0..{n_heads - 1} per layer")
-        out.append((l, h))
-    return out
-
-
-def parse_heads(text: str) -> list[Head]:
-    """Parse ``"L3H1,L5H0"`` or ``"3.1,5.0"`` into [(3, 1), (5, 0)]."""
-    import re
-
-    out = []
-    for part in (p.strip() for p in text.split(",") if p.strip()):
-        m = re.fullmatch(r"[Ll]?(\d+)[.Hh:](\d+)", part)
-        if not m:
-            raise HookError(f"cannot read head {part!r}; write heads like 'L3H1' or '3.1', comma-separated")
-        out.append((int(m.group(1)), int(m.group(2))))
-    if not out:
-        raise HookError("no heads given; write heads like 'L3H1,L5H0'")
-    return out
-
 
 @dataclass(frozen=True)
 class AblationReference:

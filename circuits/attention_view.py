@@ -5,7 +5,7 @@ from pathlib import Path
 
 import torch
 
-from circuits.ablation import Head, validate_heads
+from circuits.heads import Head, validate_heads
 from interp.errors import ConfigError
 from interp.figures import save_circuitsvis_view
 from interp.hook_names import hook_pattern

@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from circuits.ablation import Head, validate_heads
+from circuits.heads import Head, validate_heads
 from circuits.head_patching import kv_head
 from circuits.metrics import emotion_words
 from interp.errors import ConfigError

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from interp.registry import DEFAULT_MODEL
 from interp.errors import ConfigError, EmotionCircuitsError
 
 _RANGE_RE = re.compile(r"^(-?\d+)(?:-(-?\d+))?$")
@@ -29,6 +30,13 @@ def _console(*, stderr: bool = False) -> Console:
 console = _console()
 err_console = _console(stderr=True)
 
+ModelOpt = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Known model name or local model directory.")
+ProfileOpt = typer.Option("baseline", "--profile", "-p", help="Dataset profile (baseline, extended) or a JSONL/CSV file.")
+HeadsOpt = typer.Option(None, "--heads", help="Heads like 'L3H1,L5H0' (or '3.1,5.0').")
+ScreeningOpt = typer.Option(None, "--screening", help="screening.json (or its run folder) from screen-heads; its top heads are used.")
+EmotionOpt = typer.Option("gratitude", "--emotion", "-e", help="Emotion whose sentences/words are used.")
+GenerateOpt = typer.Option(0, "--generate", min=0, help="Also score greedy continuations of this many prompts (0 = logit metric only).")
+MaxNewTokensOpt = typer.Option(20, "--max-new-tokens", min=1, help="Tokens per continuation with --generate.")
 JsonOpt = typer.Option(False, "--json", help="Print a machine-readable JSON summary on stdout instead of tables.")
 RunsRootOpt = typer.Option(Path("runs"), "--runs-root", envvar="EMOTION_CIRCUITS_RUNS_ROOT",
                            help="Folder under which run directories are created (env EMOTION_CIRCUITS_RUNS_ROOT).")

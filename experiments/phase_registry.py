@@ -48,8 +48,8 @@ PHASES: tuple[Phase, ...] = (
     Phase("align", "Phase 3.5 — cross-model alignment", ("extract",), "align", "experiments.phases_geometry:phase_align"),
     Phase("sweep", "Phases 4–5 — steering sweep", ("vectors",), "sweep", "experiments.phases_steering:phase_sweep"),
     Phase("screen", "Phase 6 — attention-delta head screening", ("dataset",), "screen", "experiments.phases_circuits:phase_screen"),
-    Phase("ablate", "Phase 6 — head ablation", ("screen",), "ablate", "experiments.phases_circuits:phase_ablate"),
-    Phase("patch_heads", "Phase 7 — head patching", ("screen",), "patch_heads", "experiments.phases_circuits:phase_patch_heads"),
+    Phase("ablate", "Phase 6 — head ablation", ("screen",), "ablate", "experiments.phases_causal:phase_ablate"),
+    Phase("patch_heads", "Phase 7 — head patching", ("screen",), "patch_heads", "experiments.phases_causal:phase_patch_heads"),
     Phase("ovqk", "Phase 9 — OV/QK roles", ("screen", "vectors"), "ovqk", "experiments.phases_circuits:phase_ovqk"),
 )
 """Every phase, in execution order (master plan phases 1, 2, 3, 3.5, 3.5, 4–5, 6, 6, 7, 9)."""
