@@ -5,6 +5,7 @@ wrong types and phases whose prerequisite is disabled raise a :class:`ConfigErro
 that names the key and the allowed values.
 """
 
+import copy
 import sys
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 
 from experiments import phase_registry
 from interp.errors import ConfigError
-from interp.registry import DEFAULT_MODEL
+from interp.registry import DEFAULT_MODEL, KNOWN_MODELS, partner_model
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -71,7 +72,7 @@ class SubspaceSection:
 
 @dataclass
 class AlignSection:
-    model_b: str = "gemma3-270m"
+    model_b: str = field(default_factory=lambda: partner_model(DEFAULT_MODEL))  # a second model with packaged weights
     layer_a: int = -1
     layer_b: int = -1
     ridge: float = 1e-2  # relative to the mean squared row norm
@@ -169,6 +170,32 @@ class StudyConfig:
 
     def enabled(self, phase: str) -> bool:
         return phase in self.study.phases
+
+    def with_model(self, model: str) -> tuple["StudyConfig", list[str]]:
+        """This study on another main model (``emotion-circuits run STUDY --model NAME``), and notes on what changed.
+
+        Layer-specific keys follow the model: explicit ``[sweep] layers`` move to the same relative depth
+        (``round(l · (n_new − 1) / (n_old − 1))``; emptied, i.e. chosen from the depth, when either depth is unknown),
+        explicit ``[align]`` layers return to "strongest band"; when ``[align] model_b`` is the new model, the
+        alignment partner becomes the study's old model, so the study still aligns two different models.
+        """
+        cfg = copy.deepcopy(self)
+        old, notes = cfg.study.model, []
+        if model == old:
+            return cfg, notes
+        cfg.study.model = model
+        if cfg.sweep.layers:
+            n_old, n_new = (KNOWN_MODELS[m].n_layers if m in KNOWN_MODELS else None for m in (old, model))
+            layers = cfg.sweep.layers
+            cfg.sweep.layers = sorted({round(l * (n_new - 1) / max(n_old - 1, 1)) for l in layers}) if n_old and n_new else []
+            notes.append(f"[sweep] layers {layers} of {old} → {cfg.sweep.layers or 'chosen from the depth'} in {model} (same relative depth)")
+        if cfg.align.layer_a >= 0 or cfg.align.layer_b >= 0:
+            cfg.align.layer_a = cfg.align.layer_b = -1
+            notes.append("[align] layers → the strongest band of each model (chosen on the selection split)")
+        if cfg.align.model_b == model:
+            cfg.align.model_b = old
+            notes.append(f"[align] model_b {model} is now the main model: aligning with {old} instead")
+        return cfg, notes
 
 
 def _check_type(section: str, key: str, value: Any, default: Any) -> Any:
@@ -296,7 +323,7 @@ def validate(cfg: StudyConfig, *, source: str = "config") -> None:
             raise ConfigError(f"{source}: {what} is {kind!r} but [extract] hooks {sorted(stored)} does not store it; "
                               f"add {kind!r} to [extract] hooks")
     if cfg.align.model_b == cfg.study.model and cfg.enabled("align"):
-        raise ConfigError(f"{source}: [align] model_b is the study's own model {cfg.study.model!r}; name a second model (e.g. gemma3-270m)")
+        raise ConfigError(f"{source}: [align] model_b is the study's own model {cfg.study.model!r}; name a second model (e.g. {partner_model(cfg.study.model)})")
     if not 0.05 <= cfg.align.holdout <= 0.9:
         raise ConfigError(f"{source}: [align] holdout must be in [0.05, 0.9], got {cfg.align.holdout}")
     for sec, emos in (("ablate", cfg.ablate.emotions), ("patch_heads", cfg.patch_heads.emotions), ("ovqk", [cfg.ovqk.emotion])):

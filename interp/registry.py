@@ -94,3 +94,8 @@ KNOWN_MODELS: dict[str, ModelSpec] = {
 
 DEFAULT_MODEL = "smollm2-135m"
 """The model every command and study uses when none is named (a key of :data:`KNOWN_MODELS`)."""
+
+
+def partner_model(name: str) -> str:
+    """The first known model other than ``name`` with packaged weights: the default cross-model alignment partner."""
+    return next(m for m, spec in KNOWN_MODELS.items() if m != name and spec.package)

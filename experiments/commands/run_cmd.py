@@ -48,14 +48,19 @@ def study_progress(study: str, *, quiet: bool = False) -> Iterator[tuple]:
 def run(
     study_file: Path = typer.Argument(..., help="Study TOML (see studies/)."),
     runs_root: Path = RunsRootOpt,
+    model: str = typer.Option(None, "--model", "-m", help="Run the study on this main model instead of its [study] model "
+                              "(sweep layers move to the same relative depth; see StudyConfig.with_model)."),
     new: bool = typer.Option(False, "--new", help="Start a new run instead of resuming an unfinished one with the same config."),
     screenshot: bool = typer.Option(True, "--screenshot/--no-screenshot", help="Save report.png with headless Chromium when installed."),
     json_out: bool = JsonOpt,
 ) -> None:
     """Run the study's phases in order (resuming and reusing finished phases), then write report.html."""
-    from experiments.study_config import load_study
+    from experiments.study_config import load_study, validate
 
-    cfg = load_study(study_file)
+    cfg, notes = load_study(study_file).with_model(model) if model else (load_study(study_file), [])
+    validate(cfg, source=f"{study_file} with --model {model}")
+    for n in notes:
+        err_console.print(f"note: {n}", markup=False)
     from experiments.pipeline import run_study
     from experiments.report import build_report
     from experiments.tracking import log_run

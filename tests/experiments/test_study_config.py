@@ -94,3 +94,28 @@ def test_pipeline_runs_resumes_and_reuses(tmp_path, capsys):
     code, out, _ = run_cli(["run", str(study), "--runs-root", str(tmp_path / "r"), "--no-screenshot", "--json"], capsys)
     second = json.loads(out)
     assert all(v.startswith("reused") for v in second["phases"].values())
+
+
+def test_with_model_moves_layer_keys_to_the_new_model(tmp_path):
+    """`run STUDY --model gemma3-270m`: sweep layers at the same relative depth, align partner swapped, nothing else."""
+    from experiments.study_config import load_study, validate
+
+    base = load_study("studies/emotion-circuits-baseline.toml")
+    cfg, notes = base.with_model("gemma3-270m")
+    validate(cfg)
+    assert cfg.study.model == "gemma3-270m" and cfg.align.model_b == "smollm2-135m"
+    assert cfg.sweep.layers == [5, 9, 12]  # 9, 15, 21 of 30 layers → same fractions of 18 (round(l·17/29))
+    assert all(0 <= l < 18 for l in cfg.sweep.layers) and len(notes) == 2
+    assert base.study.model == "smollm2-135m" and base.sweep.layers == [9, 15, 21]  # the original is untouched
+    assert cfg.to_dict()["ablate"] == base.to_dict()["ablate"]
+    same, none = base.with_model("smollm2-135m")
+    assert same.to_dict() == base.to_dict() and none == []
+
+
+def test_default_alignment_partner_follows_the_default_model():
+    from experiments.study_config import StudyConfig
+    from interp.registry import DEFAULT_MODEL, partner_model
+
+    cfg = StudyConfig()
+    assert cfg.align.model_b == partner_model(DEFAULT_MODEL) != DEFAULT_MODEL
+    assert partner_model("gemma3-270m") == "smollm2-135m"
