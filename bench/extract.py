@@ -8,20 +8,17 @@ Each is timed ``--repeats`` times, interleaved; medians are reported.
     python bench/extract.py [--model smollm2-135m] [--batch-size 32] [--repeats 3]
 """
 
-import argparse
-import os
 import shutil
 import statistics
 import tempfile
 import time
 
 import torch
+from common import bench_model, bench_parser, emit
 
 from interp.activations import extract_activations
 from interp.datasets import load_profile
-from interp.models import load_model
 from interp.positions import tokenize_batch
-from interp.registry import DEFAULT_MODEL
 
 
 def plain_forward(model, ds, batch_size: int) -> tuple[float, int]:
@@ -48,14 +45,11 @@ def extraction(model, ds, batch_size: int, hooks: list[str]) -> tuple[float, int
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default=DEFAULT_MODEL)
+    ap = bench_parser(__doc__)
     ap.add_argument("--profile", default="baseline")
     ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    model = load_model(args.model, device="cpu")
+    model = bench_model(args)
     ds = load_profile(args.profile)
     hooks = ["resid_pre", "resid_post"]
     plain_forward(model, ds.subset(limit_per_emotion=8), args.batch_size)  # warm-up
@@ -67,10 +61,12 @@ def main() -> None:
         ext.append(n / s)
     f, e = statistics.median(fwd), statistics.median(ext)
     n_hooks = 2 * model.cfg.n_layers
-    print(f"model {args.model}, {len(ds)} sentences, batch {args.batch_size}, torch threads {torch.get_num_threads()}")
-    print(f"plain forward:          {f:9.1f} tokens/s  (runs: {', '.join(f'{x:.0f}' for x in fwd)})")
-    print(f"extraction ({n_hooks} hooks): {e:9.1f} tokens/s  (runs: {', '.join(f'{x:.0f}' for x in ext)})")
-    print(f"ratio extraction / forward: {e / f:.3f}  (target ≥ 0.85)")
+    out = {"model": args.model, "n_sentences": len(ds), "batch_size": args.batch_size, "threads": torch.get_num_threads(),
+           "forward_tokens_per_s": fwd, "extraction_tokens_per_s": ext, "n_hooks": n_hooks, "ratio": e / f, "target": 0.85}
+    emit(out, [f"model {args.model}, {len(ds)} sentences, batch {args.batch_size}, torch threads {torch.get_num_threads()}",
+               f"plain forward:          {f:9.1f} tokens/s  (runs: {', '.join(f'{x:.0f}' for x in fwd)})",
+               f"extraction ({n_hooks} hooks): {e:9.1f} tokens/s  (runs: {', '.join(f'{x:.0f}' for x in ext)})",
+               f"ratio extraction / forward: {e / f:.3f}  (target ≥ 0.85)"], args)
 
 
 if __name__ == "__main__":

@@ -6,40 +6,28 @@ Plain and steered runs alternate (after one warm-up of each) so machine load hit
 the ratio uses the median time of each. Rows never stop at EOS, so both produce exactly the same number of tokens.
 """
 
-import argparse
-import json
 import statistics
 import sys
 import time
 
 import torch
+from common import bench_model, bench_parser, emit
+
+from interp.datasets import load_prompts
+from interp.hook_names import resid_pre
+from steering.generation import GenerationConfig, generate
+from steering.hooks import SteeringSpec
+from steering.sweep import random_direction
 
 
 def main(argv: list[str] | None = None) -> int:
-    from interp.registry import DEFAULT_MODEL
-
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default=DEFAULT_MODEL)
+    ap = bench_parser(__doc__)
     ap.add_argument("--n-prompts", type=int, default=30)
     ap.add_argument("--max-new-tokens", type=int, default=20)
-    ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--layer", type=int, default=None, help="steered layer (default: mid-depth)")
     ap.add_argument("--positions", default="all", choices=["all", "prompt", "generated"])
-    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    ap.add_argument("--device", default=None)
-    ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-
-    from interp.datasets import load_prompts
-    from interp.hook_names import resid_pre
-    from interp.models import load_model
-    from steering.generation import GenerationConfig, generate
-    from steering.hooks import SteeringSpec
-    from steering.sweep import random_direction
-
-    model = load_model(args.model, device=args.device)
+    model = bench_model(args)
     prompts = load_prompts()[: args.n_prompts]
     layer = model.cfg.n_layers // 2 if args.layer is None else args.layer
     spec = SteeringSpec(resid_pre(layer), random_direction(model.cfg.d_model, 0), 4.0, "unit", label="bench")
@@ -64,14 +52,12 @@ def main(argv: list[str] | None = None) -> int:
            "max_new_tokens": args.max_new_tokens, "repeats": args.repeats, "hook": spec.hook, "positions": args.positions,
            "plain_seconds": plain, "steered_seconds": steered, "plain_tokens_per_s": tp_plain, "steered_tokens_per_s": tp_steer,
            "ratio": ratio, "ratio_min_max": [min(plain) / max(steered), max(plain) / min(steered)], "target": 0.95}
-    if args.json:
-        print(json.dumps(out, indent=2))
-    else:
-        print(f"{out['model']} on {out['device']} ({out['threads']} threads): {len(prompts)} prompts x {args.max_new_tokens} new tokens, "
-              f"{args.repeats} alternating repeats")
-        print(f"  without steering: {tp_plain:.1f} tokens/s (times {', '.join(f'{t:.2f}' for t in plain)} s)")
-        print(f"  with steering at {spec.hook} ({args.positions}): {tp_steer:.1f} tokens/s (times {', '.join(f'{t:.2f}' for t in steered)} s)")
-        print(f"  ratio steered/plain = {ratio:.3f} (range over repeats {out['ratio_min_max'][0]:.3f}–{out['ratio_min_max'][1]:.3f}; target ≥ 0.95)")
+    emit(out, [f"{out['model']} on {out['device']} ({out['threads']} threads): {len(prompts)} prompts x {args.max_new_tokens} new tokens, "
+               f"{args.repeats} alternating repeats",
+               f"  without steering: {tp_plain:.1f} tokens/s (times {', '.join(f'{t:.2f}' for t in plain)} s)",
+               f"  with steering at {spec.hook} ({args.positions}): {tp_steer:.1f} tokens/s (times {', '.join(f'{t:.2f}' for t in steered)} s)",
+               f"  ratio steered/plain = {ratio:.3f} (range over repeats {out['ratio_min_max'][0]:.3f}–{out['ratio_min_max'][1]:.3f}; "
+               "target ≥ 0.95)"], args)
     return 0
 
 

@@ -19,43 +19,31 @@ one of 90 may round differently and flip a near-tie argmax, after which a row di
 counted and the first one is shown; the exit status is 1 only when more than ``--max-diff-fraction`` differ.
 """
 
-import argparse
-import json
 import statistics
 import sys
 import time
 
 import torch
+from common import bench_model, bench_parser, emit
+
+from interp.datasets import load_prompts
+from interp.hook_names import block_hook
+from steering.generation import GenerationConfig, generate, generate_row_vectors
+from steering.hooks import SteeringSpec, mean_resid_norm
+from steering.sweep import random_direction
 
 
 def main(argv: list[str] | None = None) -> int:
-    from interp.registry import DEFAULT_MODEL
-
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default=DEFAULT_MODEL)
+    ap = bench_parser(__doc__)
     ap.add_argument("--n-prompts", type=int, default=10)
     ap.add_argument("--layers", type=int, nargs="+", default=None, help="steered layers (default: n_layers × 1/4, 1/2, 3/4)")
     ap.add_argument("--alphas", type=float, nargs="+", default=[-1.0, 1.0, 2.0], help="α in mean-residual-norm units")
     ap.add_argument("--hook-kind", default="resid_pre")
     ap.add_argument("--positions", default="all", choices=["all", "prompt", "generated"])
     ap.add_argument("--max-new-tokens", type=int, default=20)
-    ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--max-diff-fraction", type=float, default=0.05, help="exit 1 when more rows than this differ")
-    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    ap.add_argument("--device", default=None)
-    ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-
-    from interp.datasets import load_prompts
-    from interp.hook_names import block_hook
-    from interp.models import load_model
-    from steering.generation import GenerationConfig, generate, generate_row_vectors
-    from steering.hooks import SteeringSpec, mean_resid_norm
-    from steering.sweep import random_direction
-
-    model = load_model(args.model, device=args.device)
+    model = bench_model(args)
     prompts = load_prompts()[: args.n_prompts]
     n_layers = model.cfg.n_layers
     layers = args.layers or [n_layers // 4, n_layers // 2, (3 * n_layers) // 4]
@@ -113,26 +101,25 @@ def main(argv: list[str] | None = None) -> int:
            "rows": n_c * n_p, "rows_differing": len(diff), "max_diff_fraction": args.max_diff_fraction, "first_differing_row": first,
            "timed_runs_not_reproducing_warmup": unstable}
     bad = len(diff) > args.max_diff_fraction * n_c * n_p
-    if args.json:
-        print(json.dumps(out, indent=2))
-    else:
-        print(f"{out['model']} on {out['device']} ({out['threads']} threads): {n_p} prompts x {n_c} cells "
-              f"(layers {layers} x alphas {args.alphas}, {args.hook_kind}, {args.positions}) x {args.max_new_tokens} new tokens, "
-              f"{args.repeats} alternating repeats")
-        print(f"  per cell ({n_c} generate calls): {tp_cell:.1f} tokens/s (times {', '.join(f'{t:.2f}' for t in t_cell)} s)")
-        print(f"  batched ({out['batched_calls']} generate_row_vectors call(s)): {tp_batch:.1f} tokens/s "
-              f"(times {', '.join(f'{t:.2f}' for t in t_batch)} s)")
-        print(f"  ratio batched/per-cell = {ratio:.3f} (range over repeats {out['ratio_min_max'][0]:.3f}–{out['ratio_min_max'][1]:.3f}; "
-              f"target ≥ 1.5)")
-        print(f"  greedy tokens: {len(diff)}/{n_c * n_p} rows differ between the paths "
-              f"(allowed ≤ {args.max_diff_fraction:.0%}){'' if unstable == 0 else f'; {unstable} timed run(s) did not reproduce the warm-up'}")
-        if first:
-            print(f"  first differing row: prompt {first['prompt_idx']} {first['prompt']!r}, {first['hook']} alpha {first['alpha']:g}, "
-                  f"from new token {first['first_diff_token']}")
-            print(f"    per cell: {first['per_cell']!r}")
-            print(f"    batched:  {first['batched']!r}")
-            print("    likely cause: float32 matmuls over batches of different sizes round differently and flip a near-tie "
-                  "greedy argmax; the row then continues from a different token")
+    lines = []
+    lines.append(f"{out['model']} on {out['device']} ({out['threads']} threads): {n_p} prompts x {n_c} cells "
+          f"(layers {layers} x alphas {args.alphas}, {args.hook_kind}, {args.positions}) x {args.max_new_tokens} new tokens, "
+          f"{args.repeats} alternating repeats")
+    lines.append(f"  per cell ({n_c} generate calls): {tp_cell:.1f} tokens/s (times {', '.join(f'{t:.2f}' for t in t_cell)} s)")
+    lines.append(f"  batched ({out['batched_calls']} generate_row_vectors call(s)): {tp_batch:.1f} tokens/s "
+          f"(times {', '.join(f'{t:.2f}' for t in t_batch)} s)")
+    lines.append(f"  ratio batched/per-cell = {ratio:.3f} (range over repeats {out['ratio_min_max'][0]:.3f}–{out['ratio_min_max'][1]:.3f}; "
+          f"target ≥ 1.5)")
+    lines.append(f"  greedy tokens: {len(diff)}/{n_c * n_p} rows differ between the paths "
+          f"(allowed ≤ {args.max_diff_fraction:.0%}){'' if unstable == 0 else f'; {unstable} timed run(s) did not reproduce the warm-up'}")
+    if first:
+        lines.append(f"  first differing row: prompt {first['prompt_idx']} {first['prompt']!r}, {first['hook']} alpha {first['alpha']:g}, "
+              f"from new token {first['first_diff_token']}")
+        lines.append(f"    per cell: {first['per_cell']!r}")
+        lines.append(f"    batched:  {first['batched']!r}")
+        lines.append("    likely cause: float32 matmuls over batches of different sizes round differently and flip a near-tie "
+              "greedy argmax; the row then continues from a different token")
+    emit(out, lines, args)
     return 1 if bad else 0
 
 

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from circuits.heads import Head, parse_heads, screened_heads, validate_heads
 from interp.registry import DEFAULT_MODEL
 from interp.errors import ConfigError, EmotionCircuitsError
 
@@ -178,3 +179,26 @@ def load_model_cli(name: str, device: str | None = None, dtype: str = "float32",
 def fail(message: str) -> None:
     """Raise a user error from a command."""
     raise EmotionCircuitsError(message)
+
+
+def show_report(report, run_dir: Path, *, json_out: bool, **paths: Path) -> None:
+    """Print an :class:`~interp.report_types.AnalysisReport`'s headline and tables (rich), or with ``--json`` its
+    summary (``text``, ``headline`` rows, ``tables``) with ``run_dir``, ``results`` and the named ``paths``."""
+    files = {"run_dir": str(run_dir), "results": str(Path(run_dir) / "results.json"), **{k: str(v) for k, v in paths.items()}}
+    if json_out:
+        emit_json({**files, **report.summary()})
+        return
+    console.print(table("headline", ["number", "baseline", "note"], [[str(h), h.baseline or "", h.note or ""] for h in report.headline()]))
+    for t in report.tables():
+        console.print(table(t.title, t.columns, t.rows))
+    console.print(f"results: {run_dir}")
+
+
+def chosen_heads(model, heads: str | None, screening, emotions: list[str], k: int) -> list[Head]:
+    """``--heads`` checked against ``model``, else the top-``k`` heads per emotion of the loaded ``--screening``
+    (a :class:`~circuits.head_screening.ScreeningResult`); neither: one error line saying what to give."""
+    if heads:
+        return validate_heads(model, parse_heads(heads))
+    if screening is None:
+        fail("give --heads (e.g. 'L3H1,L5H0') or --screening <screening.json from screen-heads>")
+    return screened_heads(model, screening, emotions, k)

@@ -25,8 +25,13 @@ from pathlib import Path
 
 from experiments import phase_registry
 from experiments.study_config import StudyConfig
+from interp.activations import ActivationStore
+from interp.datasets import EmotionDataset, load_dataset
+from interp.errors import ConfigError
 from interp.integrity import tree_problem, tree_records
 from interp.io import atomic_write_json, read_json
+from interp.models import dtype_name, load_model, parse_dtype, weight_identity
+from interp.splits import split_by_profile, split_dataset
 from interp.run_context import RunContext, validate_name
 
 DONE = "done.json"
@@ -60,8 +65,6 @@ class StudyState:
 
     def model(self, name: str):
         if name not in self.models:
-            from interp.models import load_model, parse_dtype
-
             self.models[name] = load_model(name, device=self.cfg.study.device, dtype=parse_dtype(self.cfg.study.dtype))
             self.ctx.record_model(self.models[name])
         return self.models[name]
@@ -71,8 +74,6 @@ class StudyState:
 
     def store(self, model_name: str | None = None):
         """The activation store written by the extract phase (for the main model or ``model_name``)."""
-        from interp.activations import ActivationStore
-
         sub = "activations" if model_name in (None, self.cfg.study.model) else f"activations-{model_name}"
         return ActivationStore(self.ctx.path / "extract" / sub)
 
@@ -88,8 +89,6 @@ OnProgress = Callable[[str, int, int], None]
 
 
 def phase_key(state: StudyState, phase: str, model_hash: str, dataset_hash: str) -> str:
-    from interp.models import dtype_name, parse_dtype
-
     cfg = state.cfg
     declared = phase_registry.phase(phase)
     section = cfg.section(declared.section) if declared.section else {}
@@ -172,15 +171,28 @@ def run_study(cfg: StudyConfig, *, runs_root: Path = Path("runs"), phases: dict[
         on_phase: told as each enabled phase begins and settles (see :data:`OnPhase`).
         on_progress: told of the steps of each phase being computed (see :data:`OnProgress`).
     """
-    from interp.errors import ConfigError
-
     enabled = [p for p in phase_registry.names() if cfg.enabled(p)]
     if phases is None:
         phases = {p: phase_registry.phase(p).resolve() for p in enabled}
     missing = [p for p in enabled if p not in phases]
     if missing:
-        raise ConfigError(
-            f"phase(s) {', '.join(missing)} have no phase function; remove them from [study] phases")
+        raise ConfigError(f"phase(s) {', '.join(missing)} have no phase function; remove them from [study] phases")
+    state = open_study(cfg, runs_root=runs_root, resume=resume)
+    model_hash, dataset_hash = weight_identity(cfg.study.model), state.dataset.hash()
+    on_phase = on_phase or (lambda phase, index, n, status: None)
+    on_progress = on_progress or (lambda phase, done, total: None)
+    status: dict[str, str] = {}
+    for i, phase in enumerate(enabled):
+        on_phase(phase, i, len(enabled), None)
+        state.keys[phase] = phase_key(state, phase, model_hash, dataset_hash)
+        status[phase] = run_phase(state, phase, phases[phase], on_progress)
+        state.ctx.record_step(phase, key=state.keys[phase], status=status[phase])
+        on_phase(phase, i, len(enabled), status[phase])
+    return state.ctx, status
+
+
+def open_study(cfg: StudyConfig, *, runs_root: Path, resume: bool) -> StudyState:
+    """The run folder (the newest unfinished run with this config when ``resume``, else a new one) with its dataset and split."""
     study = validate_name(cfg.study.name, what="[study] name")
     config = cfg.to_dict()
     config_hash = _hash(config)
@@ -190,44 +202,37 @@ def run_study(cfg: StudyConfig, *, runs_root: Path = Path("runs"), phases: dict[
     ctx.manifest.pop("finished_utc", None)
     ctx.save()
     state = StudyState(cfg=cfg, ctx=ctx, runs_root=runs_root)
-    ds, state.split = study_dataset(cfg)
-    state.dataset = ds
-    ctx.record_dataset(cfg.study.profile, ds)
+    state.dataset, state.split = study_dataset(cfg)
+    ctx.record_dataset(cfg.study.profile, state.dataset)
     ctx.manifest["split"] = state.split.describe()
-    from interp.registry import KNOWN_MODELS
+    return state
 
-    model_hash = _source_hash(cfg.study.model, KNOWN_MODELS)
-    on_phase = on_phase or (lambda phase, index, n, status: None)
-    on_progress = on_progress or (lambda phase, done, total: None)
-    status: dict[str, str] = {}
-    for i, phase in enumerate(enabled):
-        on_phase(phase, i, len(enabled), None)
-        key = phase_key(state, phase, model_hash, ds.hash())
-        state.keys[phase] = key
-        pdir = ctx.path / phase
-        done_file = pdir / DONE
-        problem = phase_problem(pdir, key)
-        if problem is None:
-            status[phase] = "done earlier in this run"
-        elif (src := _find_reusable(runs_root, study, phase, key, ctx.path)) is not None:
-            _link_tree(src, pdir)
-            status[phase] = f"reused from {src.parent.name}"
-        else:
-            on_progress(phase, 0, 1)
-            state.progress = lambda done, total, phase=phase: on_progress(phase, done, total)
-            t0 = time.perf_counter()
-            if done_file.exists():  # damaged or stale: the marker goes first, so a kill now leaves it unfinished
-                done_file.unlink()
-            pdir.mkdir(parents=True, exist_ok=True)
-            summary = phases[phase](state, pdir)
-            atomic_write_json(pdir / "summary.json", summary)
-            secs = round(time.perf_counter() - t0, 2)
-            atomic_write_json(done_file, {"key": key, "seconds": secs, "files": tree_records(pdir, exclude=(DONE,))})
-            damaged = problem not in ("not finished", "made with another config")
-            status[phase] = f"computed in {secs} s" + (f" (earlier result not trusted: {problem})" if damaged else "")
-        ctx.record_step(phase, key=key, status=status[phase])
-        on_phase(phase, i, len(enabled), status[phase])
-    return ctx, status
+
+def run_phase(state: StudyState, phase: str, fn: PhaseFn, on_progress: OnProgress) -> str:
+    """Skip (verified earlier in this run), reuse (a verified folder of an earlier run) or compute ``phase``; its status.
+
+    Computing removes a stale ``done.json`` first and writes ``summary.json`` and then ``done.json`` (key, seconds,
+    every file's size and SHA-256) last, so a kill at any point leaves the phase unfinished.
+    """
+    key, pdir = state.keys[phase], state.ctx.path / phase
+    done_file = pdir / DONE
+    problem = phase_problem(pdir, key)
+    if problem is None:
+        return "done earlier in this run"
+    if (src := _find_reusable(state.runs_root, state.ctx.path.parent.name, phase, key, state.ctx.path)) is not None:
+        _link_tree(src, pdir)
+        return f"reused from {src.parent.name}"
+    on_progress(phase, 0, 1)
+    state.progress = lambda done, total: on_progress(phase, done, total)
+    t0 = time.perf_counter()
+    if done_file.exists():  # damaged or stale: the marker goes first, so a kill now leaves it unfinished
+        done_file.unlink()
+    pdir.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(pdir / "summary.json", fn(state, pdir))
+    secs = round(time.perf_counter() - t0, 2)
+    atomic_write_json(done_file, {"key": key, "seconds": secs, "files": tree_records(pdir, exclude=(DONE,))})
+    damaged = problem not in ("not finished", "made with another config")
+    return f"computed in {secs} s" + (f" (earlier result not trusted: {problem})" if damaged else "")
 
 
 def study_dataset(cfg: StudyConfig):
@@ -236,25 +241,9 @@ def study_dataset(cfg: StudyConfig):
     ``halves``: the profile split per label. ``profile``: the dataset is the profile plus the records the
     evaluation profile adds (so one activation store holds both); selection = the profile, evaluation = the additions.
     """
-    from interp.datasets import EmotionDataset, load_dataset
-    from interp.splits import split_by_profile, split_dataset
-
     ds = load_dataset(cfg.study.profile)
     if cfg.study.split == "halves":
         return ds, split_dataset(ds, fraction=cfg.study.split_fraction, seed=cfg.study.seed)
     sp = split_by_profile(ds, load_dataset(cfg.study.evaluation_profile))
     union = EmotionDataset(ds.records + sp.evaluation.records, f"{ds.source} + {sp.evaluation.source}", ds.profile)
     return union, sp
-
-
-def _source_hash(name: str, known) -> str:
-    """Weight identity of a model without loading it (GGUF hash for known models)."""
-    from interp.models import _dir_hash, _locate_gguf
-
-    spec = known.get(name)
-    if spec is not None and spec.gguf_file:
-        return _locate_gguf(spec)[1]
-    if spec is not None:
-        return f"builtin:{name}"
-    p = Path(name)
-    return _dir_hash(p) if p.is_dir() else f"hub:{name}"

@@ -7,13 +7,21 @@ that names the key and the allowed values.
 
 import copy
 import sys
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from circuits.ablation import MODES as ABLATE_MODES
+from circuits.head_patching import MODES as PATCH_MODES
+from circuits.metrics import METRICS
 from experiments import phase_registry
+from interp.datasets import PROFILES
 from interp.errors import ConfigError
+from interp.models import parse_dtype
 from interp.registry import DEFAULT_MODEL, KNOWN_MODELS, partner_model
+from interp.splits import SPLIT_METHODS
+from steering.vectors import CONTRASTS, METHODS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -248,72 +256,75 @@ def from_dict(data: dict, *, source: str = "config") -> StudyConfig:
 
 
 def validate(cfg: StudyConfig, *, source: str = "config") -> None:
-    """Check phases, prerequisites and value ranges."""
-    phases = cfg.study.phases
-    for p in phases:
+    """Check phases, prerequisites, choices, value ranges and cross-section consistency (one ConfigError naming the key)."""
+    for check in (_check_phases, _check_study, _check_choices, _check_minimums, _check_hooks_and_models, _check_emotions):
+        check(cfg, source)
+
+
+def _check_phases(cfg: StudyConfig, source: str) -> None:
+    for p in cfg.study.phases:
         if p not in PHASES:
             raise ConfigError(f"{source}: [study] phases has unknown phase {p!r}; allowed phases: {', '.join(PHASES)}")
-    for p in phases:
+    for p in cfg.study.phases:
         for pre in PREREQUISITES[p]:
-            if pre not in phases:
+            if pre not in cfg.study.phases:
                 raise ConfigError(f"{source}: phase {p!r} needs phase {pre!r}, which is disabled; add {pre!r} to [study] phases or remove {p!r}")
-    from interp.datasets import PROFILES
 
-    if cfg.study.profile not in PROFILES and not Path(cfg.study.profile).exists():
-        raise ConfigError(f"{source}: [study] profile must be one of {', '.join(PROFILES)} or an existing dataset file, got {cfg.study.profile!r}")
-    from interp.models import parse_dtype
 
-    parse_dtype(cfg.study.dtype, name=f"{source}: [study] dtype")
-    from interp.splits import SPLIT_METHODS
-
-    if cfg.study.split not in SPLIT_METHODS:
-        raise ConfigError(f"{source}: [study] split must be one of {', '.join(SPLIT_METHODS)}, got {cfg.study.split!r}")
-    if not 0.1 <= cfg.study.split_fraction <= 0.9:
+def _check_study(cfg: StudyConfig, source: str) -> None:
+    st = cfg.study
+    for key, prof, needed in (("profile", st.profile, True), ("evaluation_profile", st.evaluation_profile, st.split == "profile")):
+        if needed and prof not in PROFILES and not Path(prof).exists():
+            raise ConfigError(f"{source}: [study] {key} must be one of {', '.join(PROFILES)} or an existing dataset file, got {prof!r}")
+    parse_dtype(st.dtype, name=f"{source}: [study] dtype")
+    if not 0.1 <= st.split_fraction <= 0.9:
         raise ConfigError(f"{source}: [study] split_fraction must be in [0.1, 0.9] (share of each label used for selection), "
-                          f"got {cfg.study.split_fraction}")
-    if cfg.study.split == "profile" and cfg.study.evaluation_profile not in PROFILES \
-            and not Path(cfg.study.evaluation_profile).exists():
-        raise ConfigError(f"{source}: [study] evaluation_profile must be one of {', '.join(PROFILES)} or an existing dataset file, "
-                          f"got {cfg.study.evaluation_profile!r}")
-    from steering.vectors import CONTRASTS, METHODS
+                          f"got {st.split_fraction}")
 
-    for m in cfg.vectors.methods:
-        if m not in METHODS:
-            raise ConfigError(f"{source}: [vectors] methods has {m!r}; allowed: {', '.join(METHODS)}")
-    if cfg.vectors.contrast not in CONTRASTS:
-        raise ConfigError(f"{source}: [vectors] contrast must be one of {', '.join(CONTRASTS)}, got {cfg.vectors.contrast!r}")
-    if cfg.sweep.scale not in ("raw", "unit", "mean_norm"):
-        raise ConfigError(f"{source}: [sweep] scale must be one of raw, unit, mean_norm, got {cfg.sweep.scale!r}")
-    if cfg.sweep.hook_kind not in ("resid_pre", "resid_post"):
-        raise ConfigError(f"{source}: [sweep] hook_kind must be resid_pre or resid_post (the stored hooks), got {cfg.sweep.hook_kind!r}")
-    if cfg.sweep.method not in METHODS:
-        raise ConfigError(f"{source}: [sweep] method must be one of {', '.join(METHODS)}, got {cfg.sweep.method!r}")
-    known_emotions = ("gratitude", "anger", "apology")
-    for e in cfg.sweep.targets:
-        if e not in cfg.sweep.emotions:
-            raise ConfigError(f"{source}: [sweep] targets names {e!r}, which is not in [sweep] emotions {cfg.sweep.emotions}")
-    for sec, emos in (("sweep", cfg.sweep.emotions), ("screen", cfg.screen.emotions),
-                      ("ablate", cfg.ablate.emotions), ("patch_heads", cfg.patch_heads.emotions), ("ovqk", [cfg.ovqk.emotion])):
-        for e in emos:
-            if e not in known_emotions:
-                raise ConfigError(f"{source}: [{sec}] has unknown emotion {e!r}; allowed: {', '.join(known_emotions)}")
-    for key, val, lo in (("[extract] batch_size", cfg.extract.batch_size, 1), ("[subspace] k", cfg.subspace.k, 1),
-                         ("[sweep] n_prompts", cfg.sweep.n_prompts, 1), ("[sweep] max_new_tokens", cfg.sweep.max_new_tokens, 1),
-                         ("[ablate] max_k", cfg.ablate.max_k, 1), ("[patch_heads] n_pairs", cfg.patch_heads.n_pairs, 2),
-                         ("[ablate] n_random", cfg.ablate.n_random, 1), ("[ablate] generate_prompts", cfg.ablate.generate_prompts, 0),
-                         ("[ablate] n_sentences", cfg.ablate.n_sentences, 0),
-                         ("[ablate] generate_random", cfg.ablate.generate_random, 0), ("[ablate] max_new_tokens", cfg.ablate.max_new_tokens, 1),
-                         ("[patch_heads] n_random", cfg.patch_heads.n_random, 0),
-                         ("[patch_heads] generate_prompts", cfg.patch_heads.generate_prompts, 0),
-                         ("[patch_heads] generate_random", cfg.patch_heads.generate_random, 0),
-                         ("[patch_heads] max_new_tokens", cfg.patch_heads.max_new_tokens, 1),
-                         ("[ovqk] top_heads", cfg.ovqk.top_heads, 1), ("[vectors] n_boot", cfg.vectors.n_boot, 10),
-                         ("[ablate] stop_after", cfg.ablate.stop_after, 0), ("[patch_heads] stop_after", cfg.patch_heads.stop_after, 0)):
+
+def _choices(cfg: StudyConfig) -> list[tuple[str, list, Iterable[str]]]:
+    """``(key, values, allowed)`` for every key whose values come from a table in the library."""
+    return [("[study] split", [cfg.study.split], SPLIT_METHODS), ("[vectors] methods", cfg.vectors.methods, METHODS),
+            ("[vectors] contrast", [cfg.vectors.contrast], CONTRASTS), ("[sweep] scale", [cfg.sweep.scale], ("raw", "unit", "mean_norm")),
+            ("[sweep] hook_kind", [cfg.sweep.hook_kind], ("resid_pre", "resid_post")), ("[sweep] method", [cfg.sweep.method], METHODS),
+            ("[patch_heads] modes", cfg.patch_heads.modes, PATCH_MODES), ("[ablate] mode", [cfg.ablate.mode], ABLATE_MODES),
+            ("[ablate] metric", [cfg.ablate.metric], METRICS), ("[patch_heads] metric", [cfg.patch_heads.metric], METRICS)]
+
+
+def _check_choices(cfg: StudyConfig, source: str) -> None:
+    for key, values, allowed in _choices(cfg):
+        allowed = list(allowed)
+        for v in values:
+            if v not in allowed:
+                raise ConfigError(f"{source}: {key} has {v!r}; allowed: {', '.join(allowed)}")
+
+
+def _minimums(cfg: StudyConfig) -> list[tuple[str, int, int]]:
+    """``(key, value, smallest allowed)`` of every integer key with a lower bound."""
+    a, ph = cfg.ablate, cfg.patch_heads
+    return [("[extract] batch_size", cfg.extract.batch_size, 1), ("[subspace] k", cfg.subspace.k, 1),
+            ("[sweep] n_prompts", cfg.sweep.n_prompts, 1), ("[sweep] max_new_tokens", cfg.sweep.max_new_tokens, 1),
+            ("[vectors] n_boot", cfg.vectors.n_boot, 10), ("[ovqk] top_heads", cfg.ovqk.top_heads, 1),
+            ("[ablate] max_k", a.max_k, 1), ("[ablate] n_random", a.n_random, 1), ("[ablate] generate_prompts", a.generate_prompts, 0),
+            ("[ablate] n_sentences", a.n_sentences, 0), ("[ablate] generate_random", a.generate_random, 0),
+            ("[ablate] max_new_tokens", a.max_new_tokens, 1), ("[ablate] stop_after", a.stop_after, 0),
+            ("[patch_heads] n_pairs", ph.n_pairs, 2), ("[patch_heads] n_random", ph.n_random, 0),
+            ("[patch_heads] generate_prompts", ph.generate_prompts, 0), ("[patch_heads] generate_random", ph.generate_random, 0),
+            ("[patch_heads] max_new_tokens", ph.max_new_tokens, 1), ("[patch_heads] stop_after", ph.stop_after, 0)]
+
+
+def _check_minimums(cfg: StudyConfig, source: str) -> None:
+    for key, val, lo in _minimums(cfg):
         if val < lo:
             raise ConfigError(f"{source}: {key} must be ≥ {lo}, got {val}")
     bad_ks = [k for k in cfg.ablate.ks if not 1 <= k <= cfg.ablate.max_k]
     if bad_ks:
         raise ConfigError(f"{source}: [ablate] ks {bad_ks} must lie in 1..max_k={cfg.ablate.max_k} (the ranked heads ablated)")
+    if not 0.05 <= cfg.align.holdout <= 0.9:
+        raise ConfigError(f"{source}: [align] holdout must be in [0.05, 0.9], got {cfg.align.holdout}")
+
+
+def _check_hooks_and_models(cfg: StudyConfig, source: str) -> None:
     stored = set(cfg.extract.hooks)
     needs = [("vectors", "[vectors] hook", cfg.vectors.hook), ("subspace", "[vectors] hook", cfg.vectors.hook),
              ("align", "[vectors] hook", cfg.vectors.hook), ("sweep", "[sweep] hook_kind", cfg.sweep.hook_kind),
@@ -323,29 +334,27 @@ def validate(cfg: StudyConfig, *, source: str = "config") -> None:
             raise ConfigError(f"{source}: {what} is {kind!r} but [extract] hooks {sorted(stored)} does not store it; "
                               f"add {kind!r} to [extract] hooks")
     if cfg.align.model_b == cfg.study.model and cfg.enabled("align"):
-        raise ConfigError(f"{source}: [align] model_b is the study's own model {cfg.study.model!r}; name a second model (e.g. {partner_model(cfg.study.model)})")
-    if not 0.05 <= cfg.align.holdout <= 0.9:
-        raise ConfigError(f"{source}: [align] holdout must be in [0.05, 0.9], got {cfg.align.holdout}")
+        raise ConfigError(f"{source}: [align] model_b is the study's own model {cfg.study.model!r}; "
+                          f"name a second model (e.g. {partner_model(cfg.study.model)})")
+
+
+def _check_emotions(cfg: StudyConfig, source: str) -> None:
+    known = ("gratitude", "anger", "apology")
+    for e in cfg.sweep.targets:
+        if e not in cfg.sweep.emotions:
+            raise ConfigError(f"{source}: [sweep] targets names {e!r}, which is not in [sweep] emotions {cfg.sweep.emotions}")
+    for sec, emos in (("sweep", cfg.sweep.emotions), ("screen", cfg.screen.emotions),
+                      ("ablate", cfg.ablate.emotions), ("patch_heads", cfg.patch_heads.emotions), ("ovqk", [cfg.ovqk.emotion])):
+        for e in emos:
+            if e not in known:
+                raise ConfigError(f"{source}: [{sec}] has unknown emotion {e!r}; allowed: {', '.join(known)}")
     for sec, emos in (("ablate", cfg.ablate.emotions), ("patch_heads", cfg.patch_heads.emotions), ("ovqk", [cfg.ovqk.emotion])):
         if not emos:
-            raise ConfigError(f"{source}: [{sec}] emotions is empty; name at least one of {', '.join(known_emotions)}")
+            raise ConfigError(f"{source}: [{sec}] emotions is empty; name at least one of {', '.join(known)}")
         missing = [e for e in emos if e not in cfg.screen.emotions]
         if cfg.enabled(sec) and missing:
             raise ConfigError(f"{source}: [{sec}] needs the screening of {', '.join(missing)}, which [screen] emotions "
                               f"{cfg.screen.emotions} leaves out; add it there")
-    from circuits.head_patching import MODES as PATCH_MODES
-
-    for md in cfg.patch_heads.modes:
-        if md not in PATCH_MODES:
-            raise ConfigError(f"{source}: [patch_heads] modes has {md!r}; allowed: {', '.join(PATCH_MODES)}")
-    from circuits.ablation import MODES as ABLATE_MODES
-    from circuits.metrics import METRICS
-
-    if cfg.ablate.mode not in ABLATE_MODES:
-        raise ConfigError(f"{source}: [ablate] mode must be one of {', '.join(ABLATE_MODES)}, got {cfg.ablate.mode!r}")
-    for sec, metric in (("ablate", cfg.ablate.metric), ("patch_heads", cfg.patch_heads.metric)):
-        if metric not in METRICS:
-            raise ConfigError(f"{source}: [{sec}] metric must be one of {', '.join(METRICS)}, got {metric!r}")
 
 
 def load_study(path: str | Path) -> StudyConfig:

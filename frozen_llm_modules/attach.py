@@ -8,6 +8,8 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from interp.generation import require_working_kv_cache
+from interp.models import weights_hash
+from frozen_llm_modules.persistence import check_provenance
 from frozen_llm_modules.safety_bias import apply_safety_bias, hedge_token_ids
 from frozen_llm_modules.state import EmotionalState, ModuleError
 
@@ -214,9 +216,6 @@ class EmotionalLLM:
 def check_attach_provenance(model, modules) -> None:
     """Refuse to attach loaded modules (those carrying ``provenance``) to a model other than their base, or to
     base weights that changed since training; the weights are hashed once for all modules."""
-    from frozen_llm_modules.persistence import check_provenance
-    from interp.models import weights_hash
-
     current = None
     for m in modules:
         prov = getattr(m, "provenance", None)

@@ -27,7 +27,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from frozen_llm_modules.memory import Recall
 from frozen_llm_modules.state import EMOTIONS, EmotionalState
+from interp.hook_names import resid_post
 
 RECALL_SIGNALS = ("recalled_fear", "recalled_curiosity", "recalled_frustration", "recalled_joy", "recalled_negative")
 SIGNALS = ("entropy", "negative_feedback", "positive_feedback", "novelty", "repeat_unsatisfied", "failures", *RECALL_SIGNALS)
@@ -51,8 +53,6 @@ class Conversation:
 @torch.no_grad()
 def query_signals(model, text: str, layer: int | None = None) -> tuple[float, np.ndarray]:
     """(normalised predictive entropy, mean resid_post embedding) of ``text`` under the frozen model."""
-    from interp.hook_names import resid_post
-
     layer = model.cfg.n_layers // 2 if layer is None else layer
     toks = model.to_tokens(text)
     name = resid_post(layer)
@@ -89,8 +89,6 @@ class EmotionEncoder(nn.Module):
 
     def signals(self, model, text: str, conv: Conversation, memory=None) -> dict[str, float]:
         """The signals of :data:`SIGNALS` for ``text`` (plus ``_embedding`` and ``_recall``, the memory's :class:`Recall`)."""
-        from frozen_llm_modules.memory import Recall
-
         ent, emb = query_signals(model, text)
         rec = memory.recall(text) if memory is not None else Recall.nothing()
         recent = conv.turns[-conv.window:]

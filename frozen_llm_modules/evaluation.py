@@ -5,9 +5,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from frozen_llm_modules.state import EMOTIONS, EmotionalState
+from frozen_llm_modules.reward import response_features
+from frozen_llm_modules.state import EMOTIONS, EmotionalState, ModuleError
 from frozen_llm_modules.style_markers import MARKERS, TARGET_MARKER, has_marker, markers
-from interp.stats import bootstrap_ci, bootstrap_diff_ci, sign_flip_pvalue
+from interp.stats import Estimate, bootstrap_ci, bootstrap_diff_ci, sign_flip_pvalue
 
 #: Trainable-parameter fractions the seed's table gives.
 SEED_FRACTIONS = {"prefix": "~0.1%", "adapter": "~1-2%", "steering": "~0.01%", "memory": "~5%", "reward": "~10%"}
@@ -26,6 +27,16 @@ class StyleResult:
     coherence: float  # share of topics whose 3 paraphrases agree on showing the marker
     topic_lo: float  # CI from resampling whole topics (paraphrase triples), the stricter unit
     topic_hi: float
+
+    @property
+    def effect(self) -> Estimate:
+        """``module_mean − base_mean`` with the CI from resampling prompts."""
+        return Estimate(self.diff, self.lo, self.hi)
+
+    @property
+    def topic_effect(self) -> Estimate:
+        """The same difference with the CI from resampling whole topics."""
+        return Estimate(self.diff, self.topic_lo, self.topic_hi)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -92,8 +103,6 @@ def candidate_pool(llm, prompts: list[str], *, pool: str = "hinted", n: int = 4,
     base answer per :data:`STYLE_HINTS` instruction appended to the user turn (hidden from the reranker; smollm2
     mostly ignores them). ``sampled``: ``n`` base samples at ``temperature``.
     """
-    from frozen_llm_modules.state import ModuleError
-
     if pool not in POOLS:
         raise ModuleError(f"unknown candidate pool {pool!r}; choose one of {', '.join(POOLS)}")
     if pool == "modules":
@@ -124,8 +133,6 @@ def rerank_results(llm, rm, prompts: list[str], *, pool: str = "hinted", n: int 
     the state and picks one. ``module_mean`` is the target marker of the picks, ``base_mean`` the candidates'
     mean marker (the expected value of an unranked pick), paired by prompt.
     """
-    from frozen_llm_modules.reward import response_features
-
     cands, per = candidate_pool(llm, prompts, pool=pool, n=n, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed)
     flat = [p for p in prompts for _ in range(per)]
     feats = torch.cat([response_features(llm, flat[i:i + 32], cands[i:i + 32]) for i in range(0, len(flat), 32)])
@@ -171,6 +178,11 @@ class PerplexityResult:
     ratio_hi: float
     n_texts: int
     by_state: dict  # emotion → {"ppl", "ratio", "ratio_lo", "ratio_hi"} with that emotion at 1.0
+
+    @property
+    def ratio_estimate(self) -> Estimate:
+        """Neutral-state perplexity ratio (modules / base) with its paired-bootstrap CI."""
+        return Estimate(self.ratio, self.ratio_lo, self.ratio_hi)
 
     def within(self, tol: float = 0.05) -> bool:
         return abs(self.ratio - 1) <= tol

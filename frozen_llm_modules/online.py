@@ -10,14 +10,21 @@ updated online from each rating, and the attached trainable module takes one rew
 Episodes-to-recover = episodes until ``streak`` consecutive +1.
 """
 
+import copy
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 
+from frozen_llm_modules.attach import EmotionalLLM
 from frozen_llm_modules.encoder import Conversation, EmotionEncoder
+from frozen_llm_modules.memory import EmotionalMemory
 from frozen_llm_modules.reward import best_of_n, response_features
-from frozen_llm_modules.style_markers import has_marker
-from frozen_llm_modules.training import DEFAULT_LR
+from frozen_llm_modules.state import ModuleError
+from frozen_llm_modules.style_markers import MARKERS, has_marker
+from frozen_llm_modules.training import DEFAULT_LR, heldout_prompts
+from interp.report_types import AnalysisReport, Headline, Table
 
 
 def scripted_user(marker: str):
@@ -90,3 +97,79 @@ def run_online_adaptation(llm, prompts: list[str], *, marker: str = "hedges", re
             recovered = ep + 1
             break
     return AdaptationRun(reward_model is not None, marker, recovered, max_episodes, feedback, states, answers)
+
+
+def check_marker(marker: str) -> str:
+    if marker not in MARKERS:
+        raise ModuleError(f"--marker must be one of {', '.join(MARKERS)}, got {marker!r}")
+    return marker
+
+
+@dataclass(frozen=True)
+class AdaptationReport(AnalysisReport):
+    """Episodes-to-recover toward ``marker`` per condition (``without_reward_model``, ``with_reward_model``), one per run."""
+
+    marker: str
+    modules: list[str]
+    max_episodes: int
+    streak: int
+    runs: dict[str, list[AdaptationRun]]
+
+    @property
+    def episodes_to_recover(self) -> dict[str, list[int | None]]:
+        return {k: [r.episodes_to_recover for r in v] for k, v in self.runs.items()}
+
+    @property
+    def recovered(self) -> dict[str, int]:
+        return {k: sum(r.episodes_to_recover is not None for r in v) for k, v in self.runs.items()}
+
+    def overview(self) -> dict:
+        """The results without the per-run transcripts (what the CLI prints as JSON)."""
+        return {"marker": self.marker, "modules": self.modules, "max_episodes": self.max_episodes, "streak": self.streak,
+                "episodes_to_recover": self.episodes_to_recover, "recovered": self.recovered}
+
+    def results(self) -> dict:
+        return {**self.overview(), "runs": {k: [r.to_dict() for r in v] for k, v in self.runs.items()}}
+
+    def headline(self) -> list[Headline]:
+        return [Headline(f"{k}: runs recovered", n, baseline=f"of {len(self.runs[k])} runs",
+                         note=f"episodes-to-recover {self.episodes_to_recover[k]} (None = not within {self.max_episodes})")
+                for k, n in self.recovered.items()]
+
+    def tables(self) -> list[Table]:
+        return [Table(f"online adaptation toward {self.marker} (None = not recovered within {self.max_episodes})",
+                      ["condition", "episodes-to-recover per run", "recovered"],
+                      [[k, v, f"{self.recovered[k]}/{len(self.runs[k])}"] for k, v in self.episodes_to_recover.items()])]
+
+
+def run_adaptation_study(model, modules: dict, *, marker: str = "hedges", n_runs: int = 3, max_episodes: int = 10,
+                         streak: int = 2, n_candidates: int = 4, max_new_tokens: int = 16, memory_dir: str | Path | None = None,
+                         seed: int = 0, on_run: Callable[[str, int, AdaptationRun], None] | None = None) -> AdaptationReport:
+    """Phase 3: :func:`run_online_adaptation` ``n_runs`` times without and (given a ``reward`` module) with the reward model.
+
+    ``modules`` as :func:`~frozen_llm_modules.persistence.load_modules` returns them (``reward`` and ``encoder`` optional).
+    Every run starts from copies of the saved weights and from the held-out prompts rotated by 3 per run; with
+    ``memory_dir`` each run stores its episodes in a fresh ``memory-<condition>-<run>.sqlite`` there.
+    """
+    check_marker(marker)
+    mods = dict(modules)
+    rm, enc = mods.pop("reward", None), mods.pop("encoder", None)
+    prompts = heldout_prompts()
+    conditions = [("without_reward_model", None)] + ([("with_reward_model", rm)] if rm is not None else [])
+    runs: dict[str, list[AdaptationRun]] = {}
+    for name, reward in conditions:
+        runs[name] = []
+        for i in range(n_runs):
+            llm = EmotionalLLM(model, **copy.deepcopy(mods))
+            mem = EmotionalMemory(Path(memory_dir) / f"memory-{name}-{i}.sqlite", model_name=model.ec_info.name) if memory_dir else None
+            try:
+                run = run_online_adaptation(llm, prompts[3 * i:] + prompts[:3 * i], marker=marker, reward_model=copy.deepcopy(reward),
+                                            encoder=copy.deepcopy(enc), memory=mem, max_episodes=max_episodes, streak=streak,
+                                            n_candidates=n_candidates, max_new_tokens=max_new_tokens, seed=seed + i)
+            finally:
+                if mem is not None:
+                    mem.close()
+            runs[name].append(run)
+            if on_run:
+                on_run(name, i, run)
+    return AdaptationReport(marker, sorted(mods) + (["reward"] if rm is not None else []), max_episodes, streak, runs)

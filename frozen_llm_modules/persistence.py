@@ -24,6 +24,7 @@ from frozen_llm_modules.reward import EmotionalRewardModel
 from frozen_llm_modules.state import ModuleError, ModuleProvenanceError
 from frozen_llm_modules.steering_module import EmotionSteeringModule
 from interp.io import atomic_write_json, atomic_write_with, ensure_writable_dir
+from interp.models import weights_hash
 
 FORMAT = 1
 MODULE_CLASSES = {"prefix": EmotionalPrefix, "adapter": GatedEmotionAdapter, "steering": EmotionSteeringModule,
@@ -48,8 +49,6 @@ def save_modules(out_dir: str | Path, modules: dict, model, *, extra: dict | Non
 
     ``base_weights_hash`` is the frozen weights' hash the modules were trained against (default: hashed now).
     """
-    from interp.models import weights_hash
-
     out = ensure_writable_dir(out_dir)
     tensors = {}
     for kind, m in modules.items():
@@ -86,8 +85,6 @@ def check_provenance(provenance: dict, model, *, where: str, allow_other_model: 
 
     ``allow_other_model`` skips the name, source-hash and weight-hash checks (a deliberate transfer).
     """
-    from interp.models import weights_hash
-
     if allow_other_model:
         return
     info = model.ec_info

@@ -1,17 +1,19 @@
 """Module 5: emotional reward model — a small head on frozen features predicting feedback; best-of-N reranking."""
 
+import numpy as np
 import torch
 from jaxtyping import Float
 from torch import Tensor, nn
 
-from frozen_llm_modules.state import EMOTIONS
+from frozen_llm_modules.state import EMOTIONS, EmotionalState
+from frozen_llm_modules.style_corpus import STYLE_EMOTION
+from interp.hook_names import resid_post
+from interp.stats import bootstrap_ci
 
 
 @torch.no_grad()
 def response_features(llm, prompts: list[str], responses: list[str]) -> Float[Tensor, "batch d_model"]:
     """Mean final-layer residual over each response's tokens, from the frozen base (modules off)."""
-    from interp.hook_names import resid_post
-
     model = llm.model
     b = llm.encode(prompts, responses)
     name = resid_post(model.cfg.n_layers - 1)
@@ -87,14 +89,24 @@ def best_of_n(llm, rm: EmotionalRewardModel, prompt: str, *, n: int = 4, max_new
     return cands[best], cands, scores
 
 
+def reward_training_data(rows: list[dict]) -> tuple[list[str], list[str], Tensor, Tensor]:
+    """Pairs for the reward model: (prompt, response of style s) is positive under state s, negative under the others."""
+    prompts, responses, states, labels = [], [], [], []
+    for r in rows:
+        for e in EMOTIONS:
+            prompts.append(r["prompt"])
+            responses.append(r["response"])
+            states.append(EmotionalState.only(e, 1.0).to_tensor())
+            labels.append(float(STYLE_EMOTION[r["style"]] == e))
+    return prompts, responses, torch.stack(states), torch.tensor(labels)
+
+
 def corpus_features(llm, rows: list[dict]) -> tuple[Tensor, Tensor, Tensor]:
     """Reward-model inputs from style-corpus rows: (features [n·4, d_model], states [n·4, 4], labels [n·4]).
 
     Every (prompt, response) pair appears under each emotion's full state, labelled 1 when the state is
     the response's own style; features are computed once per pair.
     """
-    from frozen_llm_modules.training import reward_training_data
-
     p, r, s, y = reward_training_data(rows)
     uniq = list(dict.fromkeys(zip(p, r)))
     f = torch.cat([response_features(llm, [a for a, _ in uniq[i:i + 32]], [b for _, b in uniq[i:i + 32]])
@@ -105,10 +117,7 @@ def corpus_features(llm, rows: list[dict]) -> tuple[Tensor, Tensor, Tensor]:
 
 def heldout_metrics(rm: EmotionalRewardModel, feats: Tensor, states: Tensor, labels: Tensor, *, seed: int = 0) -> dict:
     """Balanced accuracy and ROC AUC of ``rm`` on held-out rows, each with a bootstrap CI (chance: 0.5)."""
-    import numpy as np
-    from sklearn.metrics import balanced_accuracy_score, roc_auc_score
-
-    from interp.stats import bootstrap_ci
+    from sklearn.metrics import balanced_accuracy_score, roc_auc_score  # heavy
 
     with torch.no_grad():
         logit = rm(feats, states).numpy()

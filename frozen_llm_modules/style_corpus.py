@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 from frozen_llm_modules.state import ModuleError
+from frozen_llm_modules.style_markers import TARGET_MARKER, count_phrases, lexicon, tokens
 
 #: Style in the corpus → emotion whose high state should produce it.
 STYLE_EMOTION = {"fear": "fear", "curiosity": "curiosity", "frustration": "frustration", "joy": "joy"}
@@ -129,8 +130,6 @@ def heldout_prompts(rows: list[dict] | None = None) -> list[str]:
 
 def skeleton(row: dict) -> list[str]:
     """The response's words with its topic phrase replaced by one placeholder (the template as seen in text)."""
-    from frozen_llm_modules.style_markers import tokens
-
     text = row["response"].replace(row["topic"], " TOPICSLOT ") if row.get("topic") else row["response"]
     return ["<topic>" if w == "topicslot" else w for w in tokens(text)]
 
@@ -147,8 +146,6 @@ def shared_ngrams(train: list[dict], held: list[dict], n: int = 5) -> set[tuple[
 
 def template_copy_rate(texts: list[str], train: list[dict], n: int = 5) -> float:
     """Share of ``texts`` that contain a word ``n``-gram of some training template's skeleton (a copied template)."""
-    from frozen_llm_modules.style_markers import tokens
-
     seen = set().union(*(ngrams(skeleton(r), n) for r in train)) if train else set()
     return sum(bool(ngrams(tokens(t), n) & seen) for t in texts) / max(len(texts), 1)
 
@@ -170,8 +167,6 @@ class LexiconOverlap:
 
 
 def lexicon_overlap(style: str, *, legacy: bool = False, spec: dict | None = None) -> LexiconOverlap:
-    from frozen_llm_modules.style_markers import TARGET_MARKER, count_phrases, lexicon, tokens
-
     spec = spec or templates()
     mk = TARGET_MARKER[STYLE_EMOTION[style]]
     lex = lexicon(mk, legacy=legacy)

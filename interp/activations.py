@@ -397,6 +397,15 @@ class ActivationStore:
     def lengths(self) -> Int[Tensor, "n"]:
         return self.end_positions + 1
 
+    @property
+    def n_tokens(self) -> int:
+        """Tokens stored over all sentences (BOS included)."""
+        return int(self.lengths.sum())
+
+    def nbytes(self) -> int:
+        """Size of the store's shard files on disk, in bytes."""
+        return sum(p.stat().st_size for p in self.path.glob("shard-*.safetensors"))
+
     def _check_hook(self, hook: str) -> None:
         if hook not in self.hooks:
             raise StoreError(f"hook {hook!r} is not in this store; stored hooks: {', '.join(self.hooks[:6])}… ({len(self.hooks)} in all)")

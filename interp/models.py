@@ -353,3 +353,15 @@ def list_models() -> list[dict]:
         row["cached"] = is_cached(spec.name) if spec.gguf_file else row["installed"]
         rows.append(row)
     return rows
+
+
+def weight_identity(name: str) -> str:
+    """Weight identity of a model without loading it: the GGUF hash of a known packaged model, ``builtin:<name>``
+    for one built in code, a content hash of a local directory, else ``hub:<name>``."""
+    spec = KNOWN_MODELS.get(name)
+    if spec is not None and spec.gguf_file:
+        return _locate_gguf(spec)[1]
+    if spec is not None:
+        return f"builtin:{name}"
+    p = Path(name)
+    return _dir_hash(p) if p.is_dir() else f"hub:{name}"

@@ -8,6 +8,9 @@ save with :func:`interp.figures.save_plotly`.
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from interp.stats import Estimate
+from steering.reliability import pair_key
+
 _COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
 
 
@@ -35,6 +38,25 @@ def norm_profile_figure(layers: list[dict], *, title: str = "emotion vector L2 n
             fig.add_trace(go.Scatter(x=xs, y=[v["hi"] for v in null], name=f"{e} shuffled-label 97.5%", line={"color": col, "dash": "dot"}), row=1, col=c)
     fig.update_layout(title=title + " (bands: 95% bootstrap CI; dotted: shuffled-label null)", xaxis_title="layer", yaxis_title="L2 norm")
     return fig
+
+
+def ci_text(e: Estimate | dict) -> str:
+    """``"value [lo, hi]"`` to 3 decimals, from an :class:`~interp.stats.Estimate` or its ``to_dict()``."""
+    d = e.to_dict() if isinstance(e, Estimate) else e
+    return f"{d['value']:.3f} [{d['lo']:.3f}, {d['hi']:.3f}]"
+
+
+def centre_cosine_matrices(records: list[dict], layer: int) -> dict[str, dict]:
+    """:func:`cosine_heatmaps`' input from the vector records at ``layer``: one matrix per method and contrast."""
+    out = {}
+    for r in records:
+        if r["layer"] == layer:
+            rel, e = r["reliability"], r["reliability"]["emotions"]
+            cos = {(a, b): rel["cosine"][pair_key(a, b)] for a in e for b in e if a != b}
+            out[f"{r['method']} / {r['contrast']} (layer {layer}, evaluation split)"] = {
+                "emotions": e, "matrix": [[1.0 if a == b else cos[a, b]["value"] for b in e] for a in e],
+                "ci": [["1" if a == b else ci_text(cos[a, b]) for b in e] for a in e]}
+    return out
 
 
 def cosine_heatmaps(matrices: dict[str, dict], *, title: str = "cosine between emotion vectors") -> go.Figure:

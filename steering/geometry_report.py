@@ -1,16 +1,18 @@
-"""Emotion geometry with selection and evaluation kept apart: one library call for the CLI and the study.
+"""Emotion geometry with selection and evaluation kept apart: the computations behind :mod:`steering.geometry_analysis`.
 
-* :func:`vectors_report` — per layer and method, vector reliability on the **selection** split (the
+* :func:`vector_geometry` — per layer and method, vector reliability on the **selection** split (the
   strongest band is chosen from it) and on the **evaluation** split (the cosines, norms and probe accuracies
   that are reported). At the band centre an activation probe is trained on the selection split and scored on
   the evaluation split next to a bag-of-words probe and the lexicon rule, with ≥ 200 label shuffles, and on
   the implicit / trap sets when they exist.
-* :func:`subspace_report` — per layer, overlaps of difference subspaces (two methods; adjacent layers) against
+* :func:`subspace_geometry` — per layer, overlaps of difference subspaces (two methods; adjacent layers) against
   label-shuffled and neutral-only nulls, with the old centred-PCA overlap and k/d beside them; the headline
   layer is chosen on the selection split and reported from the evaluation split.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -57,8 +59,19 @@ def transfer_rows(model, sets: dict, hook: str, method: str, work_dir, *, pairs=
     return out
 
 
+def transfer_extractor(model: Callable[[], object], work_dir: Path, *, pairs: dict | None = None) -> tuple[Callable | None, list[str]]:
+    """The ``transfer`` argument of :func:`vector_geometry` (None when no set is shipped) and a note per absent set.
+
+    ``model`` is called (once per use) for the model to extract the sets with; ``work_dir / method / set`` holds their stores.
+    """
+    sets, notes = load_transfer_sets()
+    if not sets:
+        return None, notes
+    return (lambda h, mth: transfer_rows(model(), sets, h, mth, work_dir / mth, pairs=pairs)), notes
+
+
 @dataclass(frozen=True)
-class VectorsReport:
+class VectorGeometry:
     """Band chosen on the selection split; per-layer reliability and probes on the evaluation split; headline probes."""
 
     band: list[int]
@@ -81,10 +94,10 @@ class VectorsReport:
                 "n_selection": self.n_selection, "n_evaluation": self.n_evaluation}
 
 
-def vectors_report(store, hooks: list[str], *, selection: list[int], evaluation: list[int], methods: list[str],
+def vector_geometry(store, hooks: list[str], *, selection: list[int], evaluation: list[int], methods: list[str],
                    contrasts: tuple[str, ...] = ("neutral",), n_boot: int = 200, n_splits: int = 20, n_shuffle: int = 30,
                    folds: int = 5, layer_probe_shuffles: int = 1, probe_shuffles: int = 200, band_width: int = 3,
-                   seed: int = 0, pairs: dict | None = None, transfer=None, progress=None) -> VectorsReport:
+                   seed: int = 0, pairs: dict | None = None, transfer=None, progress=None) -> VectorGeometry:
     """Vectors, reliability, band and probes with selection / evaluation kept apart (module docstring).
 
     Args:
@@ -132,13 +145,13 @@ def vectors_report(store, hooks: list[str], *, selection: list[int], evaluation:
         done += 1
         if progress:
             progress(done, total + len(methods))
-    return VectorsReport(band=band, centre=centre, band_method=band_method, pair=pair, records=records, probes=probes,
+    return VectorGeometry(band=band, centre=centre, band_method=band_method, pair=pair, records=records, probes=probes,
                          text_baselines={"split": "evaluation (same folds as the per-layer probes)", **tb.to_dict()},
                          headline_probes=heads, notes=notes, n_selection=len(selection), n_evaluation=len(evaluation))
 
 
 @dataclass(frozen=True)
-class SubspaceReport:
+class SubspaceGeometry:
     """Per-layer overlaps (evaluation split) and the headline layer chosen on the selection split."""
 
     k: int
@@ -154,9 +167,9 @@ class SubspaceReport:
                 "reported_from": "evaluation split", "n_selection": self.n_selection, "n_evaluation": self.n_evaluation}
 
 
-def subspace_report(store, hooks: list[str], *, selection: list[int], evaluation: list[int], k: int = 10,
+def subspace_geometry(store, hooks: list[str], *, selection: list[int], evaluation: list[int], k: int = 10,
                     methods: tuple[str, str] = ("sentence_end", "token_matched"), layer_shuffles: int = 20,
-                    n_shuffle: int = 100, n_boot: int = 20, seed: int = 0, pairs: dict | None = None, progress=None) -> SubspaceReport:
+                    n_shuffle: int = 100, n_boot: int = 20, seed: int = 0, pairs: dict | None = None, progress=None) -> SubspaceGeometry:
     """Difference-subspace overlaps vs label-shuffled and neutral-only nulls (module docstring)."""
     labels = store.labels
     lab_s, lab_e = [labels[i] for i in selection], [labels[i] for i in evaluation]
@@ -187,7 +200,7 @@ def subspace_report(store, hooks: list[str], *, selection: list[int], evaluation
                                               n_shuffle=n_shuffle, n_boot=n_boot, seed=seed).to_dict()
     if progress:
         progress(len(hooks) + 1, len(hooks) + 1)
-    return SubspaceReport(k=k, records=recs, headline_layer=_layer(h), headline=head, n_selection=len(selection),
+    return SubspaceGeometry(k=k, records=recs, headline_layer=_layer(h), headline=head, n_selection=len(selection),
                           n_evaluation=len(evaluation))
 
 

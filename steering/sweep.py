@@ -43,7 +43,7 @@ from interp.io import atomic_write_json, atomic_write_text, atomic_write_with, e
 from steering.generation import GenerationConfig, generate, generate_row_vectors
 from steering.hooks import SCALE_MODES, SteeringSpec, check_alpha, mean_resid_norm
 from steering.sweep_cache import CellCache, cell_file_name, tensor_hash, texts_hash
-from steering.sweep_stats import RandomControl, aggregate
+from steering.sweep_stats import BestCell, CellStats, RandomControl, RandomSummary, UsableWindow, aggregate
 
 TARGET_SCORES: dict[str, str] = get_attribute("emotion").language("en").targets
 """Default score that steering toward an emotion should raise: the attribute registry's targets
@@ -179,13 +179,13 @@ class SweepResult:
         a = self.aggregates
         return a[(a.direction == "emotion") & (a.split == split)] if "split" in a.columns else a[a.direction == "emotion"]
 
-    def usable_window(self, emotion: str | None = None) -> pd.DataFrame:
-        """Usable cells (evaluation-split rows: their reported numbers)."""
+    def usable_window(self, emotion: str) -> UsableWindow:
+        """The usable cells of ``emotion`` (from the evaluation-split rows, which carry the random-control verdict)."""
         a = self._cells("evaluation")
-        a = a[a.usable]
-        return a if emotion is None else a[a.emotion == emotion]
+        a = a[a.usable & (a.emotion == emotion)]
+        return UsableWindow(emotion, tuple((int(r.layer), float(r.alpha)) for r in a.itertuples()))
 
-    def best_cell(self, emotion: str) -> dict:
+    def best_cell(self, emotion: str) -> BestCell:
         """The best cell, chosen on the selection prompts; ``cell`` holds its evaluation-prompt numbers."""
         sel = self._cells("selection")
         cand = sel[(sel.emotion == emotion) & (sel.alpha != 0)]
@@ -196,22 +196,16 @@ class SweepResult:
         ev = self._cells("evaluation")
         ev = ev[(ev.emotion == emotion) & (ev.layer == pick.layer) & (ev.alpha == pick.alpha)]
         cell = _record(ev.iloc[0]) if not ev.empty else _record(pick)
-        rc = None
-        if cell.get("random_checked"):
-            rc = {"n": int(cell["random_n"]), "p": cell["random_p"], "p_masked": cell["random_p_masked"],
-                  "p_floor": 1.0 / (1 + int(cell["random_n"])), "p95": cell["random_p95"], "p95_masked": cell["random_p95_masked"],
-                  "mean": cell["random_mean"], "mean_masked": cell["random_mean_masked"], "split": "evaluation"}
-        return {"cell": cell, "selection": _record(pick), "usable": bool(cell.get("usable", False)),
-                "candidate": bool(pick.candidate), "chosen_on": "selection", "reported_on": cell.get("split", "selection"),
-                "keyword_driven": bool(cell.get("keyword_driven", False)), "random_control": rc}
+        rc = RandomSummary.of(cell) if cell.get("random_checked") else None
+        return BestCell(emotion, CellStats.of(cell), CellStats.of(_record(pick)), bool(cell.get("usable", False)),
+                        bool(pick.candidate), bool(cell.get("keyword_driven", False)), rc)
 
     def summary(self) -> dict:
         c = self.config
         return {"config": c, **self.extra,
                 "window_rule": WINDOW_RULE.format(**{k: c.get(k) for k in ("ppl_bound", "distinct2_drop", "repeat_rise", "n_random")}),
-                "best": {e: self.best_cell(e) for e in c["emotions"]},
-                "usable_window": {e: [[int(r.layer), float(r.alpha)] for r in self.usable_window(e).itertuples()]
-                                  for e in c["emotions"]}}
+                "best": {e: self.best_cell(e).to_dict() for e in c["emotions"]},
+                "usable_window": {e: self.usable_window(e).to_list() for e in c["emotions"]}}
 
     def to_dict(self) -> dict:
         return self.summary()

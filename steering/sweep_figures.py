@@ -1,10 +1,13 @@
 """Heatmaps of a steering sweep (selection prompts): target effect over α = 0, raw and lexicon-masked, and perplexity ratio."""
 
+from pathlib import Path
+
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from interp.errors import ConfigError
+from interp.figures import save_plotly
 
 KINDS = ("effect", "fluency", "all")
 
@@ -67,13 +70,11 @@ def sweep_heatmap(result, *, kind: str = "all", emotion: str):
     return fig
 
 
-def save_sweep_figures(result, out_dir) -> list:
-    """Save one HTML heatmap figure per emotion (offline)."""
-    from pathlib import Path
+def sweep_figures(result) -> dict:
+    """``{"sweep_<emotion>": figure}``: one three-panel heatmap per emotion."""
+    return {f"sweep_{e}": sweep_heatmap(result, kind="all", emotion=e) for e in result.config["emotions"]}
 
-    from interp.figures import save_plotly
 
-    paths = []
-    for e in result.config["emotions"]:
-        paths.append(save_plotly(sweep_heatmap(result, kind="all", emotion=e), Path(out_dir) / f"sweep_{e}.html"))
-    return paths
+def save_sweep_figures(result, out_dir) -> list[Path]:
+    """Save :func:`sweep_figures` as offline HTML (plus ``.plotly.json``) under ``out_dir``."""
+    return [save_plotly(fig, Path(out_dir) / f"{stem}.html") for stem, fig in sweep_figures(result).items()]

@@ -7,7 +7,7 @@ effect − effect_masked`` is the part of the effect carried by the emotion word
 """
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
@@ -156,3 +156,106 @@ def aggregate(rows: pd.DataFrame, config) -> pd.DataFrame:
     agg["random_checked"] = False
     agg["usable"] = False
     return agg
+
+
+def _est(rec: dict, key: str) -> Estimate:
+    return Estimate(rec[key], rec[f"{key}_lo"], rec[f"{key}_hi"])
+
+
+@dataclass(frozen=True)
+class CellStats:
+    """One sweep cell (emotion × layer × α) on one prompt split: a row of the aggregates, typed.
+
+    Effects are paired differences from α = 0 of the target score (raw and lexicon-masked) with bootstrap CIs;
+    ``baseline`` is the α = 0 mean; ``ppl_ratio`` is the perplexity ratio to α = 0. ``record`` is the whole row.
+    """
+
+    emotion: str
+    layer: int
+    alpha: float
+    split: str
+    target: str
+    added_norm: float
+    baseline: float
+    effect: Estimate
+    effect_masked: Estimate
+    ppl_ratio: Estimate
+    p: float
+    p_masked: float
+    p_holm: float
+    keyword_share: float
+    distinct_2: float
+    record: dict
+
+    @classmethod
+    def of(cls, rec: dict) -> "CellStats":
+        return cls(rec["emotion"], int(rec["layer"]), float(rec["alpha"]), rec.get("split", "selection"), rec["target"],
+                   rec["added_norm"], rec["baseline"], _est(rec, "effect"), _est(rec, "effect_masked"), _est(rec, "ppl_ratio"),
+                   rec["p"], rec["p_masked"], rec["p_holm"], rec["keyword_share"], rec["distinct_2"], rec)
+
+    @property
+    def setting(self) -> str:
+        """``L9 α=0.5``."""
+        return f"L{self.layer} α={self.alpha:g}"
+
+
+@dataclass(frozen=True)
+class RandomSummary:
+    """A cell's norm-matched random-direction control (evaluation prompts): p-values, floor, 95th percentile and mean."""
+
+    n: int
+    p: float
+    p_masked: float
+    p_floor: float
+    p95: float
+    p95_masked: float
+    mean: float
+    mean_masked: float
+    split: str = "evaluation"
+
+    @classmethod
+    def of(cls, rec: dict) -> "RandomSummary":
+        n = int(rec["random_n"])
+        return cls(n, rec["random_p"], rec["random_p_masked"], 1.0 / (1 + n), rec["random_p95"], rec["random_p95_masked"],
+                   rec["random_mean"], rec["random_mean_masked"])
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class BestCell:
+    """The best cell of an emotion: chosen on the selection prompts (``selection``), reported on the evaluation ones (``cell``)."""
+
+    emotion: str
+    cell: CellStats
+    selection: CellStats
+    usable: bool
+    candidate: bool
+    keyword_driven: bool
+    random_control: RandomSummary | None
+    chosen_on: str = "selection"
+
+    @property
+    def reported_on(self) -> str:
+        return self.cell.split
+
+    def to_dict(self) -> dict:
+        rc = self.random_control
+        return {"cell": self.cell.record, "selection": self.selection.record, "usable": self.usable, "candidate": self.candidate,
+                "chosen_on": self.chosen_on, "reported_on": self.reported_on, "keyword_driven": self.keyword_driven,
+                "random_control": rc.to_dict() if rc is not None else None}
+
+
+@dataclass(frozen=True)
+class UsableWindow:
+    """The usable cells ``(layer, α)`` of an emotion (see :data:`steering.sweep.WINDOW_RULE`)."""
+
+    emotion: str
+    cells: tuple[tuple[int, float], ...]
+
+    def to_list(self) -> list[list]:
+        return [[layer, alpha] for layer, alpha in self.cells]
+
+    def __str__(self) -> str:
+        return ", ".join(f"L{layer} α={a:g}" for layer, a in self.cells) or "none"

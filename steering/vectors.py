@@ -20,6 +20,7 @@ mean of the other non-neutral emotions' means).
 """
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -31,9 +32,7 @@ from torch import Tensor
 from interp.errors import DatasetError, HookError, StoreError
 from interp.io import atomic_write_json, atomic_write_with
 
-METHODS = ("sentence_end", "token", "token_matched")
 TOKEN_METHODS = ("token", "token_matched")
-CONTRASTS = ("neutral", "others")
 
 
 POSITION_RULES = {
@@ -108,24 +107,37 @@ class EmotionVector:
             raise HookError(f"emotion vector {self.emotion!r} was computed at {self.hook!r}, not {hook!r}; recompute it at that hook or pass --allow-hook-mismatch")
 
 
+def _sentence_end_rows(store, hook: str, pairs: dict[str, str] | None) -> Float[Tensor, "n d_model"]:
+    return store.at_positions(hook, "end")
+
+
+def _token_rows(store, hook: str, pairs: dict[str, str] | None) -> Float[Tensor, "n d_model"]:
+    first = 1 if _has_bos(store) else 0
+    positions = [sp if sp else list(range(min(first, e), e + 1)) for sp, e in zip(store.span_positions, store.end_positions.tolist())]
+    return _mean_at(store, hook, positions)
+
+
+def _token_matched_rows(store, hook: str, pairs: dict[str, str] | None) -> Float[Tensor, "n d_model"]:
+    return matched_token_rows(store.load(hook), store.labels, store.span_positions, store.end_positions.tolist(),
+                              first=1 if _has_bos(store) else 0, ids=store.ids, pairs=pairs)
+
+
+ROW_METHODS: dict[str, Callable[..., Tensor]] = {
+    "sentence_end": _sentence_end_rows, "token": _token_rows, "token_matched": _token_matched_rows}
+"""``{method: reader(store, hook, pairs) -> [n, d_model]}``: where each method reads one row per sentence (module
+docstring). Its keys are the allowed ``method`` values (:data:`METHODS`)."""
+METHODS = tuple(ROW_METHODS)
+
+
 def reference_rows(store, hook: str, method: str, *, pairs: dict[str, str] | None = None) -> Float[Tensor, "n d_model"]:
     """One activation (``token_matched``: one position-matched difference) per sentence for ``method`` (module docstring).
 
     ``pairs`` maps an emotion sentence's id to its matched neutral counterpart's id (:func:`pair_map`); only
     ``token_matched`` uses it.
     """
-    if method == "token_matched":
-        return matched_token_rows(store.load(hook), store.labels, store.span_positions, store.end_positions.tolist(),
-                                  first=1 if _has_bos(store) else 0, ids=store.ids, pairs=pairs)
-    if method == "sentence_end":
-        return store.at_positions(hook, "end")
-    if method == "token":
-        spans = store.span_positions
-        ends = store.end_positions.tolist()
-        first = 1 if _has_bos(store) else 0
-        positions = [sp if sp else list(range(min(first, e), e + 1)) for sp, e in zip(spans, ends)]
-        return _mean_at(store, hook, positions)
-    raise StoreError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    if method not in ROW_METHODS:
+        raise StoreError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    return ROW_METHODS[method](store, hook, pairs)
 
 
 def _relative_positions(span: list[int], end: int, first: int) -> list[float]:
@@ -226,6 +238,26 @@ def _mean_at(store, hook: str, positions: list[list[int]]) -> Float[Tensor, "n d
     return torch.stack(rows)
 
 
+def _neutral_reference(acts: Float[Tensor, "n d_model"], labels: list[str], emotion: str, emotions: list[str]) -> Float[Tensor, " d_model"]:
+    ref = [i for i, x in enumerate(labels) if x == "neutral"]
+    if len(ref) < 2:
+        raise DatasetError("contrast 'neutral' needs at least 2 neutral sentences")
+    return acts[ref].mean(0)
+
+
+def _others_reference(acts: Float[Tensor, "n d_model"], labels: list[str], emotion: str, emotions: list[str]) -> Float[Tensor, " d_model"]:
+    others = [e for e in emotions if e not in (emotion, "neutral")]
+    if not others:
+        raise DatasetError(f"contrast 'others' needs another non-neutral emotion besides {emotion!r}")
+    return torch.stack([acts[[i for i, x in enumerate(labels) if x == e]].mean(0) for e in others]).mean(0)
+
+
+CONTRAST_REFERENCES: dict[str, Callable[..., Tensor]] = {"neutral": _neutral_reference, "others": _others_reference}
+"""``{contrast: reference(acts, labels, emotion, emotions) -> [d_model]}``: the mean an emotion's mean is contrasted
+with (module docstring). Its keys are the allowed ``contrast`` values (:data:`CONTRASTS`)."""
+CONTRASTS = tuple(CONTRAST_REFERENCES)
+
+
 def mean_difference(acts: Float[Tensor, "n d_model"], labels: list[str], emotion: str, contrast: str,
                     emotions: list[str]) -> Float[Tensor, " d_model"]:
     """Mean of ``emotion`` rows minus the contrast's reference mean."""
@@ -233,18 +265,9 @@ def mean_difference(acts: Float[Tensor, "n d_model"], labels: list[str], emotion
     idx = [i for i, x in enumerate(lab) if x == emotion]
     if len(idx) < 2:
         raise DatasetError(f"emotion {emotion!r} has {len(idx)} sentence(s); at least 2 are needed for a vector")
-    mu = acts[idx].mean(0)
-    if contrast == "neutral":
-        ref = [i for i, x in enumerate(lab) if x == "neutral"]
-        if len(ref) < 2:
-            raise DatasetError("contrast 'neutral' needs at least 2 neutral sentences")
-        return mu - acts[ref].mean(0)
-    if contrast == "others":
-        others = [e for e in emotions if e not in (emotion, "neutral")]
-        if not others:
-            raise DatasetError(f"contrast 'others' needs another non-neutral emotion besides {emotion!r}")
-        return mu - torch.stack([acts[[i for i, x in enumerate(lab) if x == e]].mean(0) for e in others]).mean(0)
-    raise DatasetError(f"unknown contrast {contrast!r}; choose one of {', '.join(CONTRASTS)}")
+    if contrast not in CONTRAST_REFERENCES:
+        raise DatasetError(f"unknown contrast {contrast!r}; choose one of {', '.join(CONTRASTS)}")
+    return acts[idx].mean(0) - CONTRAST_REFERENCES[contrast](acts, lab, emotion, emotions)
 
 
 def compute_emotion_vectors(store, hook: str, *, method: str = "sentence_end", contrast: str = "neutral",

@@ -27,9 +27,10 @@ def _cli(args, tmp_path):
 @pytest.mark.real
 def test_vectors_cli_writes_vectors_figures_and_band(baseline_store, tmp_path):
     out = _invoke(["vectors", "--store", str(baseline_store.path), "--layers", "9-11", "--n-boot", "30", "--n-shuffle", "5",
-                   "--n-splits", "5", "--methods", "sentence_end,token", "--runs-root", str(tmp_path / "runs"), "--json"])
-    assert set(out["band"]) <= {9, 10, 11} and len(out["band"]) == 3
-    cos = out["cosine_at_band"]["sentence_end"][str(out["band"][1])]["cosine"]  # JSON keys are strings
+                   "--n-splits", "5", "--methods", "sentence_end,token", "--no-transfer", "--runs-root", str(tmp_path / "runs"), "--json"])
+    assert set(out["band"]) <= {9, 10, 11} and len(out["band"]) == 3 and out["centre"] == out["band"][1]
+    at_centre = next(r for r in out["records"] if (r["method"], r["contrast"], r["layer"]) == ("sentence_end", "neutral", out["centre"]))
+    cos = at_centre["reliability"]["cosine"][out["pair"]]
     assert cos["lo"] <= cos["value"] <= cos["hi"]
     run = tmp_path / "runs" / "vectors"
     run_dir = next(run.iterdir())
@@ -56,13 +57,13 @@ def test_vectors_cli_writes_vectors_figures_and_band(baseline_store, tmp_path):
 def test_subspace_cli_reports_overlaps_against_shuffled_and_neutral_nulls(baseline_store, tmp_path):
     out = _invoke(["subspace", "--store", str(baseline_store.path), "--layers", "10,11", "--k", "5", "--n-boot", "5",
                    "--n-shuffle", "20", "--layer-shuffles", "10", "--runs-root", str(tmp_path / "runs"), "--json"])
-    first = out["layers"][0]
-    nxt = first["overlap_next_layer"]
-    assert first["random_analytic"] == pytest.approx(5 / 576)
+    first = out["records"][0]
+    methods, nxt = first["overlap_sentence_end_vs_token_matched"], first["overlap_next_layer"]
+    assert methods["random_analytic"] == pytest.approx(5 / 576)
     # The old claim (adjacent layers far above random k/d) holds for any two subspaces of real activations ...
-    assert nxt["old_overlap"] > first["random_analytic"] * 5
+    assert nxt["old_overlap"] > methods["random_analytic"] * 5
     # ... so the new overlaps come with nulls built by the same procedure, and a p whose floor is printed.
-    for o in (first["overlap_methods"], nxt):
+    for o in (methods, nxt):
         assert 0 <= o["shuffled_null"]["lo"] <= o["shuffled_null"]["value"] <= o["shuffled_null"]["hi"] <= 1
         assert o["p_floor"] == pytest.approx(1 / 11) and o["p_floor"] <= o["p_shuffled"] <= 1
     assert out["headline"]["split"] == "evaluation" and out["headline"]["layer"] in (10, 11)

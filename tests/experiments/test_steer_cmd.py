@@ -1,6 +1,7 @@
 """``emotion-circuits sweep`` and ``steer``: outputs on the tiny model, a real-model run, and one-line errors with exit code 2."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -65,15 +66,12 @@ def test_steer_manifest_records_the_model(capsys, tmp_path):
     code, out, _ = _run(["steer", "--model", "tiny", "--layer", "1", "--max-new-tokens", "2", "--runs-root", str(tmp_path), "--json",
                          "abc"], capsys)
     assert code == 0
-    from pathlib import Path
-
     manifest = json.loads((Path(json.loads(out)["run_dir"]) / "manifest.json").read_text())
     assert list(manifest["models"]) == ["tiny"] and manifest["models"]["tiny"]["weight_hash"]
 
 
 def test_sweep_rerun_in_a_copied_folder_with_other_max_new_tokens_recomputes(capsys, tmp_path):
     import shutil
-    from pathlib import Path
 
     import pandas as pd
 
@@ -85,10 +83,10 @@ def test_sweep_rerun_in_a_copied_folder_with_other_max_new_tokens_recomputes(cap
     copy = tmp_path / "copy"
     shutil.copytree(run, copy)
     code, out, _ = _run([*args, "--max-new-tokens", "5", "--run-dir", str(copy)], capsys)
-    assert code == 0
-    s = json.loads(out)
-    assert s["cache"]["reused"] == 0 and s["cache"]["computed"] >= 3
-    assert (pd.read_parquet(copy / "generations.parquet").n_new_tokens <= 5).all()
+    assert code == 0 and json.loads(out)["run_dir"] == str(copy) and Path(json.loads(out)["generations"]).exists()
+    cache = json.loads((copy / "results" / "summary.json").read_text())["cache"]
+    assert cache["reused"] == 0 and cache["computed"] >= 3
+    assert (pd.read_parquet(copy / "results" / "generations.parquet").n_new_tokens <= 5).all()
     assert all(not p.name.startswith("*") for p in (copy / "cells").iterdir())
 
 
@@ -98,26 +96,28 @@ def test_steer_rejects_vector_from_another_hook(capsys, tmp_path, tiny_model):
     assert code == 2 and "hook_resid_post" in err
     code, out, _ = _run(["steer", "--model", "tiny", "--layer", "1", "--vectors", str(path), "--allow-hook-mismatch",
                          "--max-new-tokens", "3", "--runs-root", str(tmp_path), "--json", "abc"], capsys)
-    assert code == 0 and json.loads(out)["steering"]["hook"] == "blocks.1.hook_resid_pre"
+    assert code == 0
+    results = json.loads((Path(json.loads(out)["results"])).read_text())
+    assert results["steering"]["hook"] == "blocks.1.hook_resid_pre" and results["vector"]["hook"] == "blocks.1.hook_resid_post"
 
 
 def test_sweep_command_writes_tidy_table_and_summary(capsys, tmp_path):
     code, out, _ = _run(["sweep", "--model", "tiny", "--emotion", "gratitude", "--layers", "0,1", "--alphas=-1,0,1",
                          "--n-prompts", "3", "--max-new-tokens", "3", "--runs-root", str(tmp_path), "--json"], capsys)
     assert code == 0
-    s = json.loads(out)
     import pandas as pd
-    from pathlib import Path
 
-    run = Path(s["run_dir"])
-    rows = pd.read_parquet(run / "generations.parquet")
+    run = Path(json.loads(out)["run_dir"])
+    s = json.loads((run / "results.json").read_text())
+    rows = pd.read_parquet(run / "results" / "generations.parquet")
     # per layer: steered (alpha -1, 1) + alpha=0 rows; plus 20 random directions on the evaluation prompts of the controlled cell
     n_eval = len(s["splits"]["evaluation"])
     assert s["n_random_runs"] == 2  # --random-cells 2 (default): the two best selection cells
     assert len(rows) == 3 * 2 * 2 + 3 * 2 + 2 * 20 * n_eval
     assert {"prompt", "layer", "alpha", "seed", "text", "vader_compound", "perplexity"} <= set(rows.columns)
-    assert (run / "aggregates.csv").exists() and (run / "sweep_gratitude.html").exists()
-    assert s["unit"].startswith("alpha x emotion vector")
+    assert (run / "results" / "aggregates.csv").exists() and (run / "figures" / "sweep_gratitude.html").exists()
+    assert (run / "figures" / "sweep_gratitude.plotly.json").exists() and json.loads((run / "examples.json").read_text())
+    assert s["config"]["unit"].startswith("alpha x emotion vector") and "cache" not in s
     best = s["best"]["gratitude"]
     assert best["selection"]["layer"] == best["cell"]["layer"] and best["reported_on"] == "evaluation"
     assert best["random_control"]["n"] == 20
@@ -128,6 +128,16 @@ def test_steer_command_on_real_model_changes_the_continuation(capsys, tmp_path):
     code, out, _ = _run(["steer", "--model", "smollm2-135m", "--emotion", "gratitude", "--layer", "15", "--alpha", "1",
                          "--max-new-tokens", "8", "--runs-root", str(tmp_path), "--json", "I went to the store and"], capsys)
     assert code == 0
-    item = json.loads(out)["items"][0]
+    item = json.loads(Path(json.loads(out)["results"]).read_text())["items"][0]
     assert item["steered"] != item["unsteered"]
     assert item["scores_steered"]["vader_compound"] >= item["scores_unsteered"]["vader_compound"]
+
+
+def test_sweep_and_steer_print_readable_tables(capsys, tmp_path):
+    code, out, _ = _run(["sweep", "--model", "tiny", "--layers", "1", "--alphas=0,1", "--n-prompts", "4", "--max-new-tokens", "2",
+                         "--runs-root", str(tmp_path)], capsys)
+    assert code == 0
+    assert "gratitude: best cell, Δvader_compound over α=0" in out and "usable window" in out and "results: " in out
+    code, out, _ = _run(["steer", "--model", "tiny", "--layer", "1", "--max-new-tokens", "2", "--runs-root", str(tmp_path), "abc"],
+                        capsys)
+    assert code == 0 and "Δ vader_compound (steered − unsteered" in out and "unsteered" in out and "steered" in out

@@ -1,10 +1,12 @@
 """Online adaptation loop: scripted user, state reacts to feedback, reward-model path updates modules."""
 
+import json
+
 import torch
 
 from frozen_llm_modules import EmotionalRewardModel, EmotionSteeringModule
 from frozen_llm_modules.attach import EmotionalLLM
-from frozen_llm_modules.online import run_online_adaptation, scripted_user
+from frozen_llm_modules.online import AdaptationReport, run_adaptation_study, run_online_adaptation, scripted_user
 
 
 def test_scripted_user_rates_by_marker():
@@ -58,3 +60,18 @@ def test_online_loop_reads_the_memory(tiny_model, tmp_path):
         run = run_online_adaptation(llm, ["fix it now"], marker="questions", memory=mem, max_episodes=1, max_new_tokens=2)
         first[name] = run.states[0]
     assert first["frustrated"]["frustration"] >= first["calm"]["frustration"] + 0.4
+
+
+def test_adaptation_study_report_per_condition(tiny_model, tmp_path):
+    seen = []
+    mods = {"steering": EmotionSteeringModule.for_model(tiny_model), "reward": EmotionalRewardModel.for_model(tiny_model, hidden=4)}
+    r = run_adaptation_study(tiny_model, mods, marker="questions", n_runs=1, max_episodes=1, n_candidates=2, max_new_tokens=1,
+                             memory_dir=tmp_path, on_run=lambda name, i, run: seen.append((name, i)))
+    assert isinstance(r, AdaptationReport) and r.modules == ["steering", "reward"]
+    assert seen == [("without_reward_model", 0), ("with_reward_model", 0)]
+    assert set(r.episodes_to_recover) == {"without_reward_model", "with_reward_model"}
+    assert sorted(p.name for p in tmp_path.glob("memory-*.sqlite")) == ["memory-with_reward_model-0.sqlite",
+                                                                       "memory-without_reward_model-0.sqlite"]
+    r.save(tmp_path / "out")
+    res = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert res["runs"]["with_reward_model"][0]["with_reward_model"] and len(r.headline()) == 2

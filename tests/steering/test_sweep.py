@@ -213,11 +213,12 @@ def test_sweep_result_save_load_and_figure(tiny_sweep, tmp_path):
     assert len(back.rows) == len(res.rows) and list(back.aggregates.columns) == list(res.aggregates.columns)
     assert len(back.random_effects) == len(res.random_effects)
     best = res.best_cell("gratitude")
-    assert best["chosen_on"] == "selection" and best["reported_on"] == "evaluation"
-    assert best["cell"]["split"] == "evaluation" and best["selection"]["split"] == "selection"
-    assert best["cell"]["layer"] == best["selection"]["layer"] and best["random_control"]["n"] == 20
-    assert best["random_control"]["p_floor"] == pytest.approx(1 / 21)
+    assert best.chosen_on == "selection" and best.reported_on == "evaluation"
+    assert best.cell.split == "evaluation" and best.selection.split == "selection"
+    assert best.cell.layer == best.selection.layer and best.random_control.n == 20
+    assert best.random_control.p_floor == pytest.approx(1 / 21)
     s = json.loads((tmp_path / "summary.json").read_text())
+    assert s["best"]["gratitude"] == json.loads(json.dumps(best.to_dict()))
     assert "evaluation" in s["window_rule"] and s["splits"]["reported_on"].startswith("evaluation")
     paths = save_sweep_figures(res, tmp_path)
     assert all(p.stat().st_size > 1000 for p in paths)
@@ -276,3 +277,34 @@ def test_random_direction_is_seeded_unit():
     assert torch.equal(a, b) and float(a.norm()) == pytest.approx(1.0)
     assert not torch.equal(a, random_direction(16, 4))
     assert torch.equal(random_directions(3, 16, 3)[0], a)
+
+
+def test_best_cell_is_typed_with_estimates_from_its_aggregate_rows(tiny_sweep):
+    """The typed best cell carries the evaluation row's effect and CI and the selection row it was chosen on."""
+    from interp.stats import Estimate
+
+    res = tiny_sweep[0]
+    for e in ("gratitude", "anger"):
+        best = res.best_cell(e)
+        agg = res.aggregates
+        ev = agg[(agg.emotion == e) & (agg.split == "evaluation") & (agg.layer == best.cell.layer) & (agg.alpha == best.cell.alpha)
+                 & (agg.direction == "emotion")].iloc[0]
+        assert isinstance(best.cell.effect, Estimate)
+        assert (best.cell.effect.value, best.cell.effect.lo, best.cell.effect.hi) == (ev.effect, ev.effect_lo, ev.effect_hi)
+        assert best.cell.effect_masked.value == ev.effect_masked and best.cell.ppl_ratio.value == ev.ppl_ratio
+        sel = agg[(agg.emotion == e) & (agg.split == "selection") & (agg.alpha != 0)]
+        assert best.selection.effect.value == sel.effect.max() or sel.candidate.any()
+        assert best.cell.setting == f"L{best.cell.layer} α={best.cell.alpha:g}"
+
+
+def test_usable_window_is_typed_and_lists_the_usable_evaluation_cells(tiny_sweep):
+    from steering.sweep_stats import UsableWindow
+
+    res = tiny_sweep[0]
+    agg = res.aggregates
+    for e in ("gratitude", "anger"):
+        w = res.usable_window(e)
+        ev = agg[(agg.emotion == e) & (agg.split == "evaluation") & agg.usable]
+        assert isinstance(w, UsableWindow) and w.cells == tuple((int(r.layer), float(r.alpha)) for r in ev.itertuples())
+        assert res.summary()["usable_window"][e] == w.to_list()
+    assert str(UsableWindow("x", ())) == "none" and str(UsableWindow("x", ((1, 0.5), (2, 1.0)))) == "L1 α=0.5, L2 α=1"

@@ -179,3 +179,15 @@ def test_token_matched_vectors_on_real_store_match_an_independent_loop(baseline_
     _, m_new = cosine_matrix(vecs)
     off = ~torch.eye(3, dtype=torch.bool)
     assert m_new[off].mean() < m_old[off].mean()
+
+
+def test_method_and_contrast_tables_are_the_allowed_values():
+    from steering.vectors import CONTRAST_REFERENCES, CONTRASTS, METHODS, ROW_METHODS, reference_rows
+
+    assert METHODS == tuple(ROW_METHODS) == ("sentence_end", "token", "token_matched")
+    assert CONTRASTS == tuple(CONTRAST_REFERENCES) == ("neutral", "others")
+    with pytest.raises(StoreError, match="unknown method 'mean'; choose one of sentence_end, token, token_matched"):
+        reference_rows(None, "blocks.0.hook_resid_post", "mean")
+    x = torch.randn(6, 4)
+    with pytest.raises(DatasetError, match="unknown contrast 'all'; choose one of neutral, others"):
+        mean_difference(x, ["anger"] * 3 + ["neutral"] * 3, "anger", "all", ["anger", "neutral"])
