@@ -31,19 +31,19 @@ metric's continuation rows (whole-word teacher forcing repeats each prompt row) 
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
 from jaxtyping import Bool, Float
 from torch import Tensor
 
-from circuits.heads import Head, parse_heads, validate_heads  # noqa: F401 - parse_heads re-exported for old imports
+from circuits.circuit_figures import effect_vs_k
+from circuits.heads import Head, head_name, validate_heads
 from circuits.head_controls import ControlP, HeadDraws, matched_draws, sequential_controls
 from circuits.metrics import control_words, emotion_words, get_metric, word_logprobs
+from interp.capture import record
 from interp.errors import ConfigError, HookError
 from interp.hook_names import hook_z
-from interp.io import atomic_write_json
 from interp.positions import prepends_bos, tokenize_batch
 from interp.stats import Estimate, bootstrap_ci
 
@@ -87,17 +87,10 @@ def ablation_reference(model, texts: Sequence[str], *, batch_size: int = 32) -> 
     samples: list[Tensor] = []
     for i in range(0, len(texts), batch_size):
         b = tokenize_batch(model, texts[i:i + batch_size])  # right padding: real tokens at 0..len-1
-        store: dict[int, Tensor] = {}
-
-        def save(l):
-            def hook(z, hook):
-                store[l] = z.detach().float().cpu()
-                return z
-            return hook
-
-        with model.hooks(fwd_hooks=[(hook_z(l), save(l)) for l in range(n_layers)]):
+        names = [hook_z(l) for l in range(n_layers)]
+        with record(model, names, transform=lambda z: z.detach().float().cpu()) as store:
             model(b.tokens.to(device), attention_mask=b.attention_mask.to(device), return_type=None)
-        z = torch.stack([store[l] for l in range(n_layers)], 1)  # [batch layer pos head d_head]
+        z = torch.stack([store[n] for n in names], 1)  # [batch layer pos head d_head]
         samples += [z[r, :, :n] for r, n in enumerate(b.lengths)]
     start = 1 if bos else 0
     body = [s[:, start:] for s in samples if s.shape[1] > start]
@@ -304,7 +297,7 @@ class AblationResult:
     metric: str = "emotion_words"
 
     def to_dict(self) -> dict:
-        return {"emotion": self.emotion, "heads": [f"L{l}H{h}" for l, h in self.heads], "mode": self.mode, "metric": self.metric,
+        return {"emotion": self.emotion, "heads": [head_name(x) for x in self.heads], "mode": self.mode, "metric": self.metric,
                 "n": len(self.clean), "effect": self.effect.to_dict(), "clean_metric": self.clean_metric.to_dict()}
 
 
@@ -352,25 +345,16 @@ class CumulativeAblation:
                          "p_draws": self.p[i].p, "p_floor": self.p[i].p_floor, "n_random_draws": self.p[i].n_draws,
                          "n_random_planned": self.p[i].n_planned, "stopped_early": self.p[i].stopped_early,
                          "control": self.draws[i].describe(),
-                         "random_draw_heads": [[f"L{l}H{h}" for l, h in hs] for hs in self.draws[i].sets]})
+                         "random_draw_heads": [[head_name(x) for x in hs] for hs in self.draws[i].sets]})
         return {"emotion": self.emotion, "mode": self.mode, "ks": self.ks,
-                "ranked_heads": [f"L{l}H{h}" for l, h in self.heads], "config": self.config, "rows": rows}
+                "ranked_heads": [head_name(x) for x in self.heads], "config": self.config, "rows": rows}
 
     def figure(self):
-        from circuits.circuit_figures import effect_vs_k
-
+        """Top-k effect vs the random k-head sets' (CI bars, each draw a dot) against k."""
         return effect_vs_k(self.ks, [t.value for t in self.top], [t.lo for t in self.top], [t.hi for t in self.top],
                            [r.value for r in self.random], [r.lo for r in self.random], [r.hi for r in self.random],
                            title=f"{self.emotion}: {self.mode}-ablating top-k screened heads vs layer-matched random k-head sets",
                            draws=self.random_draw_effects or None)
-
-    def save(self, out_dir: str | Path) -> Path:
-        from interp.figures import save_plotly
-
-        out = Path(out_dir)
-        atomic_write_json(out / f"ablation_{self.emotion}.json", self.to_dict())
-        save_plotly(self.figure(), out / f"ablation_{self.emotion}.html")
-        return out
 
 
 def cumulative_ablation(model, texts: Sequence[str], emotion: str, ranked_heads: Sequence[Head], ks: Sequence[int], *,

@@ -17,17 +17,18 @@ layer's keys and values); patching the first layer's input at every position doe
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 from jaxtyping import Float
 from torch import Tensor
 
+from circuits.circuit_figures import layer_pos_heatmap
 from circuits.metrics import emotion_words, get_metric, normalised
+from interp.capture import store_activation_hook
 from interp.errors import ConfigError
 from interp.hook_names import block_hook
-from interp.io import atomic_write_json
 from interp.positions import tokenize_batch
+from interp.report_types import AnalysisReport, Headline, Table
 
 KINDS = ("resid_pre", "attn_out", "mlp_out", "resid_post")
 
@@ -72,8 +73,12 @@ def _tokens(model, texts: Sequence[str]) -> Tensor:
 
 
 @dataclass(frozen=True)
-class ActivationPatchResult:
-    """Normalised metric [layer pos] per hook kind; clean/corrupted metric values for reference."""
+class ActivationPatchResult(AnalysisReport):
+    """Normalised metric [layer pos] per hook kind; clean/corrupted metric values for reference.
+
+    As a report: ``results.json`` (:meth:`to_dict`) and ``figures/activation_patching_<emotion>_<kind>.html``;
+    the headline is the strongest cell of each kind.
+    """
 
     emotion: str
     kinds: list[str]
@@ -85,32 +90,42 @@ class ActivationPatchResult:
     n_pairs: int
     config: dict = field(default_factory=dict)
 
-    def to_dict(self) -> dict:
+    def strongest(self) -> dict[str, dict]:
+        """Per kind, the cell with the largest |normalised effect|: ``{"layer", "pos", "token", "value"}``."""
         best = {}
         for k, v in self.values.items():
             i = int(v.abs().argmax())
             l, p = divmod(i, v.shape[1])
             best[k] = {"layer": self.layers[l], "pos": p, "token": self.str_tokens[p], "value": float(v[l, p])}
+        return best
+
+    def to_dict(self) -> dict:
         return {"emotion": self.emotion, "kinds": self.kinds, "layers": self.layers, "n_pairs": self.n_pairs,
-                "clean_metric": self.clean_metric, "corrupted_metric": self.corrupted_metric, "strongest": best,
+                "clean_metric": self.clean_metric, "corrupted_metric": self.corrupted_metric, "strongest": self.strongest(),
                 "str_tokens": self.str_tokens, "values": {k: v.tolist() for k, v in self.values.items()}, "config": self.config}
 
-    def figure(self, kind: str):
-        from circuits.circuit_figures import layer_pos_heatmap
+    def results(self) -> dict:
+        return self.to_dict()
 
+    def figure(self, kind: str):
         fig = layer_pos_heatmap(self.values[kind], title=f"{self.emotion}: patching {kind} (0 = corrupted, 1 = clean)",
                                 x_labels=[f"{i}:{t}" for i, t in enumerate(self.str_tokens)])
         fig.update_yaxes(tickvals=list(range(len(self.layers))), ticktext=[str(x) for x in self.layers])
         return fig
 
-    def save(self, out_dir: str | Path) -> Path:
-        from interp.figures import save_plotly
+    def figures(self) -> dict:
+        return {f"activation_patching_{self.emotion}_{k}": self.figure(k) for k in self.kinds}
 
-        out = Path(out_dir)
-        atomic_write_json(out / f"activation_patching_{self.emotion}.json", self.to_dict())
-        for k in self.kinds:
-            save_plotly(self.figure(k), out / f"activation_patching_{self.emotion}_{k}.html")
-        return out
+    def headline(self) -> list[Headline]:
+        return [Headline(f"{self.emotion}: strongest {k} cell (normalised)", c["value"], baseline="corrupted run = 0, clean run = 1",
+                         note=f"layer {c['layer']}, position {c['pos']} ({c['token']!r}); {self.n_pairs} pairs, metric clean "
+                              f"{self.clean_metric:.3f}, corrupted {self.corrupted_metric:.3f}")
+                for k, c in self.strongest().items()]
+
+    def tables(self) -> list[Table]:
+        return [Table(f"{self.emotion}: strongest cell per kind (normalised; clean {self.clean_metric:.3f}, "
+                      f"corrupted {self.corrupted_metric:.3f})", ["kind", "layer", "pos", "token", "value"],
+                      [[k, c["layer"], c["pos"], c["token"], c["value"]] for k, c in self.strongest().items()])]
 
 
 MetricArg = str | Callable[..., Tensor]
@@ -127,13 +142,6 @@ def _metric_fn(model, metric: MetricArg, emotion: str) -> Callable[..., Tensor]:
     return score
 
 
-def _capture_hook(store: dict, name: str):
-    def capture_activation_hook(a: Tensor, hook) -> Tensor:
-        store[name] = a.detach()
-        return a
-    return capture_activation_hook
-
-
 @torch.no_grad()
 def patch_all_positions(model, clean_texts: Sequence[str], corrupted_texts: Sequence[str], emotion: str, hook: str, *,
                         metric: MetricArg = "emotion_words") -> float:
@@ -142,7 +150,7 @@ def patch_all_positions(model, clean_texts: Sequence[str], corrupted_texts: Sequ
     device = next(model.parameters()).device
     ct, rt = _tokens(model, clean_texts).to(device), _tokens(model, corrupted_texts).to(device)
     cache: dict[str, Tensor] = {}
-    m_clean = float(score(ct, [(hook, _capture_hook(cache, "x"))]).mean())
+    m_clean = float(score(ct, [(hook, store_activation_hook(cache, "x"))]).mean())
     m_corr = float(score(rt).mean())
     m_p = float(score(rt, [(hook, patch_activation_hook(cache["x"], None))]).mean())
     return float(normalised(m_p, m_clean, m_corr))
@@ -175,8 +183,8 @@ def activation_patching(model, clean_texts: Sequence[str], corrupted_texts: Sequ
     ct, rt = ct.to(device), rt.to(device)
     n_pos = ct.shape[1]
     names = {(k, l): block_hook(k, l) for k in kinds for l in layers}
-    cache: dict[str, Tensor] = {}
-    m_clean = float(score(ct, [(n, _capture_hook(cache, n)) for n in names.values()]).mean())
+    cache: dict[str, Tensor] = {}  # hooks on the prompt pass only, so forced word tokens cannot overwrite the capture
+    m_clean = float(score(ct, [(n, store_activation_hook(cache, n)) for n in names.values()]).mean())
     m_corr = float(score(rt).mean())
     values = {k: torch.zeros(len(layers), n_pos) for k in kinds}
     total, done = len(kinds) * len(layers) * n_pos, 0

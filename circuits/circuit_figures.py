@@ -1,6 +1,15 @@
-"""Plotly figures for circuit analyses: layer × head and layer × position heatmaps, effect-vs-k curves."""
+"""Plotly figures for circuit analyses (layer × head and layer × position heatmaps, effect-vs-k curves) and the one
+text form of an estimate with its CI that their tables use."""
 
 import plotly.graph_objects as go
+
+from interp.stats import Estimate
+
+
+def ci_text(est: Estimate, spec: str = ".3f", *, value: bool = True) -> str:
+    """``"0.123 [0.045, 0.201]"`` (or only ``"[0.045, 0.201]"`` with ``value=False``), numbers in format ``spec``."""
+    ci = f"[{est.lo:{spec}}, {est.hi:{spec}}]"
+    return f"{est.value:{spec}} {ci}" if value else ci
 
 
 def layer_head_heatmap(values, *, title: str, hover=None, hover_name: str = "value"):

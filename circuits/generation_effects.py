@@ -21,15 +21,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from circuits.ablation import (AblationReference, Head, RowLayout, head_mask, masked_ablation_hooks, resample_choices,
-                               validate_heads)
+from circuits.ablation import AblationReference, RowLayout, head_mask, masked_ablation_hooks, resample_choices
+from circuits.causal_report import signed
 from circuits.head_controls import control_p, headline_p, matched_draws
 from circuits.head_patching import _check_lengths, _check_mode, _HeadPatcher, run_source
+from circuits.heads import Head, head_name, validate_heads
 from interp.attributes import get_attribute
 from interp.errors import ConfigError
 from interp.generation import continue_tokens, decode
 from interp.lexicon import EMOTION_WORDS
 from interp.positions import tokenize_batch
+from interp.report_types import Headline, Table
 from interp.stats import Estimate, bootstrap_ci, sign_flip_pvalue
 
 #: Score column an emotion's intervention should move (anger: VADER's negative share, apology: its keywords).
@@ -80,18 +82,46 @@ class GenerationEffect:
     config: dict = field(default_factory=dict)
     continuations: dict = field(default_factory=dict)  # "clean" / "intervened": every continuation, aligned with the prompts
 
-    def to_dict(self) -> dict:
+    @property
+    def keyword_total(self) -> dict[str, int]:
+        """The emotion's keywords summed over every continuation: ``{"clean": n, "intervened": n}``."""
         kw = f"kw_{self.emotion}"
-        return {"emotion": self.emotion, "intervention": self.intervention, "heads": [f"L{l}H{h}" for l, h in self.heads],
+        return {"clean": round(self.clean_mean[kw] * self.n_prompts), "intervened": round(self.treated_mean[kw] * self.n_prompts)}
+
+    def headline(self, what: str) -> Headline:
+        """The target column's effect as a headline row (the random-heads control as its baseline)."""
+        t, kw = self.target, self.keyword_total
+        r = self.random_effect.get(t)
+        return Headline.of(f"{self.emotion}: {what}, Δ {t} of continuations", self.effect[t], p=self.p[t],
+                           baseline=f"{len(self.random_draw_effects)} layer-matched random head sets: {signed(r)}" if r is not None
+                           else "unintervened continuations",
+                           note=f"{self.n_prompts} prompts, greedy {self.config['max_new_tokens']} tokens; clean mean "
+                                f"{self.clean_mean[t]:.3f}; {self.emotion} keywords {kw['clean']} → {kw['intervened']}; p = sign "
+                                f"flip over prompts; vs random sets: {self.config.get('p_draws_text', '—')}")
+
+    def to_dict(self) -> dict:
+        return {"emotion": self.emotion, "intervention": self.intervention, "heads": [head_name(x) for x in self.heads],
                 "target": self.target, "n_prompts": self.n_prompts, "clean_mean": self.clean_mean, "treated_mean": self.treated_mean,
                 "effect": {c: e.to_dict() for c, e in self.effect.items()}, "p": self.p,
                 "random_effect": {c: e.to_dict() for c, e in self.random_effect.items()},
                 "random_draw_effects": self.random_draw_effects,
                 "random_draw_heads": [[f"L{l}H{h}" for l, h in hs] for hs in self.random_draw_heads], "p_draws": self.p_draws,
                 "reference_mean": self.reference_mean,
-                "keyword_total": {"clean": round(self.clean_mean[kw] * self.n_prompts),
-                                  "intervened": round(self.treated_mean[kw] * self.n_prompts)},
+                "keyword_total": self.keyword_total,
                 "examples": self.examples, "config": self.config, "continuations": self.continuations}
+
+
+def generation_table(title: str, gens: Sequence[GenerationEffect]) -> Table:
+    """Every score column of every generation effect: clean and intervened means, Δ with CI, p, random heads' Δ."""
+    return Table(title, ["intervention", "score", "clean", "intervened", "Δ (95% CI)", "p", "random heads Δ"],
+                 [[g.intervention, c, round(g.clean_mean[c], 4), round(g.treated_mean[c], 4), signed(e), round(g.p[c], 4),
+                   signed(g.random_effect[c]) if c in g.random_effect else "—"] for g in gens for c, e in g.effect.items()])
+
+
+def generation_examples(title: str, gens: Sequence[GenerationEffect], n: int = 2) -> Table:
+    """The first ``n`` example continuations of each generation effect, clean and intervened."""
+    return Table(title, ["intervention", "prompt", "clean continuation", "intervened continuation"],
+                 [[g.intervention, x["prompt"], x["clean"], x["intervened"]] for g in gens for x in g.examples[:n]])
 
 
 def _summarise(emotion: str, intervention: str, heads: list[Head], prompts: Sequence[str], clean: list[str], treated: list[str],

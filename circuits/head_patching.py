@@ -31,15 +31,15 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from circuits.heads import Head, validate_heads
+from circuits.heads import Head, head_name, validate_heads
 from circuits.head_controls import ControlP, HeadDraws, matched_draws, sequential_controls
 from circuits.metrics import control_words, emotion_words, get_metric, word_logprobs
+from interp.capture import record, store_activation_hook
 from interp.errors import ConfigError
 from interp.hook_names import block_hook, hook_pattern, hook_z
 from interp.positions import tokenize_batch
 from interp.stats import Estimate, bootstrap_ci
 
-MODES = ("pattern_v", "v_only", "pattern_only", "z")
 POSITIONS = ("all", "end")
 
 
@@ -71,6 +71,37 @@ def length_matched_pairs(model, sources: Sequence[str], targets: Sequence[str]) 
             pairs.append((i, cands[c % len(cands)]))
             next_use[n] = c + 1
     return pairs
+
+
+# A mode is a function (patcher, layer, head, z) -> the head's patched output [rows pos d_head] (z: the live hook_z).
+def _z_value(p: "_HeadPatcher", layer: int, h: int, z: Tensor) -> Tensor:
+    """The source's whole ``z_h`` (all positions, or with ``positions="end"`` only the last real token's)."""
+    zs = p._src(hook_z(layer), z.shape[0])
+    if p.positions != "end":
+        return zs[:, :, h]
+    n_src = p.src[hook_z(layer)].shape[0]
+    val = z[:, :, h].clone()
+    for row in range(z.shape[0]):
+        r = row % n_src
+        te, se = p.tb.padded(r, p.tb.end_positions[r]), p.sb.padded(r, p.sb.end_positions[r])
+        val[row, te] = zs[row, se, h]
+    return val
+
+
+def _mixed_value(pattern_from: str, values_from: str):
+    """A mode recomputing ``z_h = P[h] @ V[kv(h)]`` with the pattern and the values each from ``"source"`` or the live ``"target"``."""
+    def value(p: "_HeadPatcher", layer: int, h: int, z: Tensor) -> Tensor:
+        rows, kv = z.shape[0], kv_head(p.model, h)
+        p_name, v_name = hook_pattern(layer), block_hook("v", layer)
+        pat = (p._src(p_name, rows) if pattern_from == "source" else p.live[p_name])[:, h]
+        v = (p._src(v_name, rows) if values_from == "source" else p.live[v_name])[:, :, kv]
+        return torch.einsum("bqk,bkd->bqd", pat.to(v.dtype), v)
+    return value
+
+
+MODES = {"pattern_v": _mixed_value("source", "source"), "v_only": _mixed_value("target", "source"),
+         "pattern_only": _mixed_value("source", "target"), "z": _z_value}
+"""Head-patching mode → ``fn(patcher, layer, head, z) -> patched z_h``; the allowed config / CLI values are the keys."""
 
 
 def _check_mode(mode: str, positions: str) -> None:
@@ -106,12 +137,6 @@ class _HeadPatcher:
         self.row_mask = row_mask
         self.live: dict[str, Tensor] = {}
 
-    def capture_live_hook(self, name: str):
-        def hook(act: Tensor, hook) -> Tensor:
-            self.live[name] = act
-            return act
-        return hook
-
     def _src(self, name: str, rows: int) -> Tensor:
         x = self.src[name]
         return x if x.shape[0] == rows else x.repeat(rows // x.shape[0], *([1] * (x.ndim - 1)))
@@ -120,25 +145,9 @@ class _HeadPatcher:
         def hook(z: Tensor, hook) -> Tensor:
             if self.only_width is not None and z.shape[1] != self.only_width:
                 return z  # a KV-cached decoding step: no source counterpart, left unpatched
-            rows = z.shape[0]
             out = z.clone()
-            zs = self._src(hook_z(layer), rows)
-            n_src = self.src[hook_z(layer)].shape[0]
             for h in heads:
-                if self.mode == "z" and self.positions == "end":
-                    val = z[:, :, h].clone()
-                    for row in range(rows):
-                        r = row % n_src
-                        te, se = self.tb.padded(r, self.tb.end_positions[r]), self.sb.padded(r, self.sb.end_positions[r])
-                        val[row, te] = zs[row, se, h]
-                elif self.mode == "z":
-                    val = zs[:, :, h]
-                else:
-                    kv = kv_head(self.model, h)
-                    p_name, v_name = hook_pattern(layer), block_hook("v", layer)
-                    pat = (self._src(p_name, rows) if self.mode in ("pattern_v", "pattern_only") else self.live[p_name])[:, h]
-                    v = (self._src(v_name, rows) if self.mode in ("pattern_v", "v_only") else self.live[v_name])[:, :, kv]
-                    val = torch.einsum("bqk,bkd->bqd", pat.to(v.dtype), v)
+                val = MODES[self.mode](self, layer, h, z)
                 if self.row_mask is None:
                     out[:, :, h] = val.to(z.dtype)
                 else:
@@ -153,9 +162,8 @@ class _HeadPatcher:
             by_layer.setdefault(l, []).append(h)
         out = []
         for l, hs in sorted(by_layer.items()):
-            if self.mode != "z":
-                out += [(block_hook("v", l), self.capture_live_hook(block_hook("v", l))),
-                        (hook_pattern(l), self.capture_live_hook(hook_pattern(l)))]
+            if self.mode != "z":  # the target's live pattern and values (not detached: the patched run's own)
+                out += [(n, store_activation_hook(self.live, n, transform=lambda a: a)) for n in (block_hook("v", l), hook_pattern(l))]
             out.append((hook_z(l), self.patch_head_z_hook(l, hs)))
         return out
 
@@ -178,15 +186,7 @@ def _source_names(layers) -> list[str]:
 def run_source(model, sb, layers) -> tuple[Tensor, dict[str, Tensor]]:
     """Source logits and its ``hook_z`` / ``hook_pattern`` / ``hook_v`` of ``layers`` (one forward pass)."""
     device = next(model.parameters()).device
-    cache: dict[str, Tensor] = {}
-
-    def save(name):
-        def hook(act, hook):
-            cache[name] = act.detach()
-            return act
-        return hook
-
-    with model.hooks(fwd_hooks=[(n, save(n)) for n in _source_names(layers)]):
+    with record(model, _source_names(layers)) as cache:
         logits = model(sb.tokens.to(device), attention_mask=sb.attention_mask.to(device))
     return logits, cache
 
@@ -248,7 +248,7 @@ class HeadPatchResult:
         return self.draws.sets if self.draws else []
 
     def to_dict(self) -> dict:
-        return {"emotion": self.emotion, "heads": [f"L{l}H{h}" for l, h in self.heads], "mode": self.mode, "metric": self.metric,
+        return {"emotion": self.emotion, "heads": [head_name(x) for x in self.heads], "mode": self.mode, "metric": self.metric,
                 "positions": self.positions, "n_pairs": self.n_pairs, "effect": self.effect.to_dict(),
                 "source_minus_target": self.gap.to_dict(), "fraction_of_gap": self.fraction_of_gap,
                 "random_head_effect": None if self.random_effect is None else self.random_effect.to_dict(),
@@ -256,7 +256,7 @@ class HeadPatchResult:
                 "p_draws": self.p.p if self.p else None, "p_floor": self.p.p_floor if self.p else None,
                 "control_p": self.p.to_dict() if self.p else None,
                 "control": self.draws.describe() if self.draws else None,
-                "random_heads": [[f"L{l}H{h}" for l, h in hs] for hs in self.random_heads]}
+                "random_heads": [[head_name(x) for x in hs] for hs in self.random_heads]}
 
 
 def _metric(model, tokens, mask, sets, metric: str, *, prompt_hooks=()) -> Tensor:

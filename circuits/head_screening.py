@@ -36,11 +36,12 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
+from circuits.heads import Head, head_name
 from interp.errors import ConfigError, DatasetError
 from interp.hook_names import hook_pattern
 from interp.io import atomic_write_json
 from interp.positions import tokenize_batch
-from interp.stats import holm_bonferroni
+from interp.stats import Estimate, holm_bonferroni
 
 QUERY_MODES = ("end", "after_span")
 MATCHINGS = ("position", "end_distance")
@@ -92,6 +93,43 @@ def pair_neutrals(emo: list[int], neu: list[int], lens: list[int], records) -> l
 
 
 @dataclass(frozen=True)
+class HeadDelta:
+    """One head's Δattention (emotion − matched neutral, attention probability) with its 95% bootstrap CI and p-values."""
+
+    layer: int
+    head: int
+    delta: Estimate
+    p: float
+    p_holm: float
+
+    @property
+    def key(self) -> Head:
+        return (self.layer, self.head)
+
+    @property
+    def name(self) -> str:
+        return head_name(self.key)
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "layer": self.layer, "head": self.head, "delta": self.delta.value, "lo": self.delta.lo,
+                "hi": self.delta.hi, "p": self.p, "p_holm": self.p_holm}
+
+
+@dataclass(frozen=True)
+class ScreenedHead(HeadDelta):
+    """A :class:`HeadDelta` ranked among every head of a screening, with the two mean attentions it is the difference of."""
+
+    rank: int = 0
+    emotion_attn: float | None = None
+    neutral_attn: float | None = None
+
+    def to_dict(self) -> dict:
+        return {"rank": self.rank, "layer": self.layer, "head": self.head, "name": self.name, "delta": self.delta.value,
+                "lo": self.delta.lo, "hi": self.delta.hi, "emotion_attn": self.emotion_attn, "neutral_attn": self.neutral_attn,
+                "p": self.p, "p_holm": self.p_holm}
+
+
+@dataclass(frozen=True)
 class ScreeningResult:
     """Per emotion: delta, CI, p and Holm p for every head; arrays are [emotion layer head]."""
 
@@ -112,26 +150,31 @@ class ScreeningResult:
             raise ConfigError(f"emotion {emotion!r} was not screened; screened: {', '.join(self.emotions)}")
         return self.emotions.index(emotion)
 
-    def top(self, emotion: str, k: int = 10) -> list[dict]:
-        """The ``k`` heads with the largest delta for ``emotion``, with CI and p-values."""
+    def top(self, emotion: str, k: int = 10) -> list[ScreenedHead]:
+        """The ``k`` heads with the largest delta for ``emotion``, with CI and p-values (rank 1 first)."""
         e = self._e(emotion)
         n_heads = self.delta.shape[2]
         order = torch.argsort(self.delta[e].flatten(), descending=True)[:k]
         rows = []
         for rank, flat in enumerate(order.tolist(), 1):
             l, h = divmod(flat, n_heads)
-            rows.append({"rank": rank, "layer": l, "head": h, "name": f"L{l}H{h}", "delta": float(self.delta[e, l, h]),
-                         "lo": float(self.lo[e, l, h]), "hi": float(self.hi[e, l, h]),
-                         "emotion_attn": _f(self.emotion_mean[e, l, h]), "neutral_attn": _f(self.neutral_mean[e, l, h]),
-                         "p": float(self.p[e, l, h]), "p_holm": float(self.p_holm[e, l, h])})
+            est = Estimate(float(self.delta[e, l, h]), float(self.lo[e, l, h]), float(self.hi[e, l, h]),
+                           n_boot=int(self.config.get("n_boot", 0)))
+            rows.append(ScreenedHead(l, h, est, float(self.p[e, l, h]), float(self.p_holm[e, l, h]), rank,
+                                     _f(self.emotion_mean[e, l, h]), _f(self.neutral_mean[e, l, h])))
         return rows
 
-    def top_heads(self, emotion: str, k: int) -> list[tuple[int, int]]:
-        return [(r["layer"], r["head"]) for r in self.top(emotion, k)]
+    def top_heads(self, emotion: str, k: int) -> list[Head]:
+        """The (layer, head) pairs of :meth:`top`."""
+        return [r.key for r in self.top(emotion, k)]
+
+    def n_significant(self, emotion: str, alpha: float = 0.05) -> int:
+        """How many heads have Holm p < ``alpha`` for ``emotion``."""
+        return int((self.p_holm[self._e(emotion)] < alpha).sum())
 
     def to_dict(self) -> dict:
         return {"emotions": self.emotions, "n_emotion": self.n_emotion, "n_neutral": self.n_neutral, "config": self.config,
-                "top10": {e: self.top(e, 10) for e in self.emotions},
+                "top10": {e: [r.to_dict() for r in self.top(e, 10)] for e in self.emotions},
                 "n_significant_holm_05": {e: int((self.p_holm[i] < 0.05).sum()) for i, e in enumerate(self.emotions)},
                 "delta": self.delta.tolist(), "lo": self.lo.tolist(), "hi": self.hi.tolist(), "p": self.p.tolist(),
                 "p_holm": self.p_holm.tolist()}
@@ -355,12 +398,14 @@ class HeadMeasurement:
     record_ids: list[str]
     config: dict = field(default_factory=dict)
 
-    def rows(self) -> list[dict]:
-        return [{"name": f"L{l}H{h}", "layer": l, "head": h, "delta": d, "lo": lo, "hi": hi, "p": p, "p_holm": ph}
+    def rows(self) -> list[HeadDelta]:
+        """One :class:`HeadDelta` per measured head, in the order given (Holm over these heads only)."""
+        n_boot = int(self.config.get("n_boot", 0))
+        return [HeadDelta(l, h, Estimate(d, lo, hi, n_boot=n_boot), p, ph)
                 for (l, h), d, lo, hi, p, ph in zip(self.heads, self.delta, self.lo, self.hi, self.p, self.p_holm)]
 
     def to_dict(self) -> dict:
-        return {"emotion": self.emotion, "heads": self.rows(), "n_emotion": self.n_emotion, "n_neutral": self.n_neutral,
+        return {"emotion": self.emotion, "heads": [r.to_dict() for r in self.rows()], "n_emotion": self.n_emotion, "n_neutral": self.n_neutral,
                 "record_ids": self.record_ids, "config": self.config}
 
 

@@ -39,14 +39,15 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from circuits.heads import Head, validate_heads
+from circuits.heads import Head, head_name, validate_heads
 from circuits.head_patching import kv_head
 from circuits.metrics import emotion_words
+from interp.capture import record
 from interp.errors import ConfigError
 from interp.hook_names import hook_pattern
 from interp.io import atomic_write_json
 from interp.positions import tokenize_batch
-from interp.stats import bootstrap_diff_ci
+from interp.stats import Estimate, bootstrap_diff_ci
 
 
 def ln1_input_name(layer: int) -> str:
@@ -157,7 +158,7 @@ class HeadOVQK:
 
     layer: int
     head: int
-    ov_projection: dict          # emotion -> Estimate dict (emotion − neutral)
+    ov_projection: dict[str, Estimate]  # emotion -> OV write along its vector, emotion − neutral sentences
     random_projection: float
     promoted_tokens: list[str]
     lexicon_hits_top50: dict     # emotion -> whole lexicon words among the top-50 whole-word tokens
@@ -170,8 +171,12 @@ class HeadOVQK:
     top_attended: dict           # emotion -> [(token, count)]
     post_norm_scale: float | None = None  # mean RMS of the attention output the OV write is linearised around
 
+    @property
+    def name(self) -> str:
+        return head_name((self.layer, self.head))
+
     def to_dict(self) -> dict:
-        return {"name": f"L{self.layer}H{self.head}", **self.__dict__}
+        return {"name": self.name, **self.__dict__, "ov_projection": {e: v.to_dict() for e, v in self.ov_projection.items()}}
 
 
 @dataclass(frozen=True)
@@ -200,17 +205,9 @@ def _collect(model, ds, layers: list[int], batch_size: int) -> tuple[dict, dict,
     for s in range(0, len(recs), batch_size):
         chunk = recs[s:s + batch_size]
         b = tokenize_batch(model, [r.text for r in chunk], [r.spans for r in chunk])
-        store = {}
-
-        def save(name):
-            def hook(a, hook):
-                store[name] = a.detach().cpu()
-                return a
-            return hook
-
         post = [f"blocks.{l}.ln1_post.hook_in" for l in layers if post_attention_gain(model, l) is not None]
         names = [ln1_input_name(l) for l in layers] + [hook_pattern(l) for l in layers] + post
-        with model.hooks(fwd_hooks=[(n, save(n)) for n in names]):
+        with record(model, names, transform=lambda a: a.detach().cpu()) as store:
             model(b.tokens.to(device), attention_mask=b.attention_mask.to(device), return_type=None)
         for j, r in enumerate(chunk):
             n = b.lengths[j]
@@ -224,9 +221,12 @@ def _collect(model, ds, layers: list[int], batch_size: int) -> tuple[dict, dict,
     return xs, pats, meta, {l: float(torch.cat(v).mean()) for l, v in rms.items()}
 
 
-def ovqk_analysis(model, ds, heads: Sequence[Head], vectors: dict[int, dict], *, top_k: int = 15, batch_size: int = 32,
+def ovqk_evidence(model, ds, heads: Sequence[Head], vectors: dict[int, dict], *, top_k: int = 15, batch_size: int = 32,
                   seed: int = 0) -> OVQKResult:
-    """Analyse ``heads``. ``vectors``: ``{layer: {emotion: EmotionVector at resid_post(layer)}}``."""
+    """OV/QK evidence for ``heads`` on dataset ``ds``. ``vectors``: ``{layer: {emotion: EmotionVector at resid_post(layer)}}``.
+
+    The report over it (headline, roles, tables) is :func:`circuits.ovqk_analysis.ovqk_analysis`.
+    """
     heads = validate_heads(model, heads)
     layers = sorted({l for l, _ in heads})
     for l in layers:
@@ -251,7 +251,7 @@ def ovqk_analysis(model, ds, heads: Sequence[Head], vectors: dict[int, dict], *,
             imgs = [(xs[i][l][list(meta[i][1])] @ ov).mean(0) for i in idx]
             all_imgs += imgs
             u = vectors[l][e].unit().cpu()
-            proj[e] = bootstrap_diff_ci([float(v @ u) for v in imgs], [float(v @ u) for v in neu_img], seed=seed).to_dict()
+            proj[e] = bootstrap_diff_ci([float(v @ u) for v in imgs], [float(v @ u) for v in neu_img], seed=seed)
             mean_img = torch.stack(imgs).mean(0)
             logits = (mean_img @ model.W_U.float().cpu())[ww]
             top50 = set(ww[torch.topk(logits, min(50, len(ww))).indices].tolist())

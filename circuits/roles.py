@@ -12,6 +12,7 @@
 
 from dataclasses import dataclass
 
+from circuits.circuit_figures import ci_text
 from circuits.head_screening import ScreeningResult
 from circuits.ov_qk import OVQKResult
 
@@ -44,10 +45,10 @@ def assign_roles(screen: ScreeningResult, ovqk: OVQKResult, *, alpha: float = 0.
                 ev.append(f"{e}: attention delta {d:.3f} (CI lo {lo:.3f}, Holm p {p:.3g})")
                 pickups.add(name)
         for e, est in hd.ov_projection.items():
-            if est["lo"] > 0:
+            if est.lo > 0:
                 if "write-out" not in r:
                     r.append("write-out")
-                ev.append(f"{e}: OV projection on the emotion vector {est['value']:.3f} [{est['lo']:.3f}, {est['hi']:.3f}] "
+                ev.append(f"{e}: OV projection on the emotion vector {ci_text(est)} "
                           f"(random-direction |proj| {hd.random_projection:.3f})")
         for e, n in hd.lexicon_hits_top50.items():
             p = hd.lexicon_p_top50.get(e, 1.0)

@@ -8,7 +8,7 @@ SRC = ["thank you a lot", "sorry for this!"]
 TGT = ["the cat is here", "a dog sat down!"]
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", list(MODES))
 def test_patch_heads_source_equals_target_changes_nothing(tiny_model, mode):
     _, tl, pl, _, _ = patched_logits(tiny_model, TGT, TGT, [(0, 1), (1, 3)], mode=mode)
     assert torch.allclose(pl, tl, atol=1e-5)

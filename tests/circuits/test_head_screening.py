@@ -10,10 +10,20 @@ from tests.circuits.conftest import marked_dataset
 def test_screen_heads_ranks_constructed_head_first(marked_model):
     res = screen_heads(marked_model, marked_dataset(), n_boot=200, n_perm=2000)
     top = res.top("gratitude", 3)
-    assert (top[0]["layer"], top[0]["head"]) == (0, 0)
-    assert top[0]["delta"] > 0.5 and top[0]["lo"] > 0.3
-    assert top[0]["delta"] > 3 * abs(top[1]["delta"])
-    assert top[0]["p"] < 0.01
+    assert top[0].key == (0, 0) and top[0].name == "L0H0" and [r.rank for r in top] == [1, 2, 3]
+    assert top[0].delta.value > 0.5 and top[0].delta.lo > 0.3
+    assert top[0].delta.value > 3 * abs(top[1].delta.value)
+    assert top[0].p < 0.01 and top[0].p_holm >= top[0].p
+
+
+def test_screened_head_to_dict_is_the_screening_json_row(marked_model):
+    """``top10`` rows in screening.json keep their flat format (delta / lo / hi beside the head), aligned with the arrays."""
+    res = screen_heads(marked_model, marked_dataset(), n_boot=20, n_perm=20)
+    row = res.to_dict()["top10"]["gratitude"][0]
+    assert list(row) == ["rank", "layer", "head", "name", "delta", "lo", "hi", "emotion_attn", "neutral_attn", "p", "p_holm"]
+    l, h = row["layer"], row["head"]
+    assert (row["delta"], row["lo"], row["hi"], row["p_holm"]) == tuple(float(t[0, l, h]) for t in (res.delta, res.lo, res.hi, res.p_holm))
+    assert res.n_significant("gratitude") == res.to_dict()["n_significant_holm_05"]["gratitude"]
 
 
 def test_screen_heads_after_span_mode_also_finds_head(marked_model):
@@ -158,6 +168,7 @@ def test_measure_heads_on_another_split(marked_model):
     assert m.delta[0] > 0.5 and m.lo[0] > 0.3 and m.p_holm[0] < 0.05
     assert m.config["p_floor"] == pytest.approx(2 ** -7)  # 8 pairs: a sign-flip test cannot go below 2 / 2^8
     assert m.p_holm[0] >= m.p[0] and len(m.record_ids) == 16
-    assert m.to_dict()["heads"][0]["name"] == "L0H0"
+    assert m.to_dict()["heads"][0]["name"] == "L0H0" and m.rows()[0].delta.value == m.delta[0]
+    assert list(m.to_dict()["heads"][0]) == ["name", "layer", "head", "delta", "lo", "hi", "p", "p_holm"]
     with pytest.raises(ConfigError, match="out of range"):
         measure_heads(marked_model, ds, [(7, 0)], "gratitude", n_boot=5, n_perm=5)

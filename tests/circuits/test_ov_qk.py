@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from circuits.ov_qk import composition_score, ln1_input_name, ov_matrix, ovqk_analysis, random_composition_baseline
+from circuits.ov_qk import composition_score, ln1_input_name, ov_matrix, ovqk_evidence, random_composition_baseline
 from circuits.roles import assign_roles
+from interp.stats import Estimate
 
 
 def test_ov_matrix_reproduces_head_output(tiny_model):
@@ -40,13 +41,13 @@ def test_ovqk_real_model_and_roles(real_model, tmp_path):
     ds = load_profile("baseline").subset(["gratitude", "neutral"], limit_per_emotion=8)
     store = extract_activations(real_model, ds, tmp_path / "acts", hooks=[resid_post(13), resid_post(14)], batch_size=16)
     vecs = {l: compute_emotion_vectors(store, resid_post(l)) for l in (13, 14)}
-    res = ovqk_analysis(real_model, ds, [(13, 6), (14, 0)], vecs, top_k=10)
+    res = ovqk_evidence(real_model, ds, [(13, 6), (14, 0)], vecs, top_k=10)
     assert len(res.heads) == 2 and len(res.composition) == 1
     hd = res.heads[1]
     assert len(hd.ov_singular_values) == 10 and hd.ov_singular_values[0] >= hd.ov_singular_values[-1] > 0
     assert len(hd.promoted_tokens) == 10
     est = hd.ov_projection["gratitude"]
-    assert est["lo"] <= est["value"] <= est["hi"]
+    assert est.lo <= est.value <= est.hi
     assert 0 < hd.attn_end_to_span["gratitude"] < 1
     screen = screen_heads(real_model, ds, n_boot=50, n_perm=50)
     roles = {r.name: r for r in assign_roles(screen, res)}
@@ -68,7 +69,7 @@ def _screen(delta, lo, p_holm, n_perm):
 def _ovqk(heads):
     from circuits.ov_qk import HeadOVQK, OVQKResult
 
-    blank = {"value": 0.0, "lo": -1.0, "hi": 1.0}
+    blank = Estimate(0.0, -1.0, 1.0)
     return OVQKResult([HeadOVQK(0, h, {"gratitude": blank}, 0.1, [], {"gratitude": 0}, {"gratitude": 0.1}, {"gratitude": 1.0},
                                 {"gratitude": []}, [], [], {}, {})
                        for h in heads], [], (0.1, 0.01))
@@ -102,7 +103,7 @@ def test_assign_roles_aggregate_needs_a_top_ranked_composition():
     """A later head is 'aggregate' only when its composition with a pick-up head ranks in the top alpha of the null."""
     from circuits.ov_qk import HeadOVQK, OVQKResult
 
-    blank = {"value": 0.0, "lo": -1.0, "hi": 1.0}
+    blank = Estimate(0.0, -1.0, 1.0)
     heads = [HeadOVQK(0, 0, {"gratitude": blank}, 0.1, [], {"gratitude": 0}, {"gratitude": 0.1}, {"gratitude": 1.0},
                       {"gratitude": []}, [], [], {}, {}),
              HeadOVQK(0, 1, {"gratitude": blank}, 0.1, [], {"gratitude": 0}, {"gratitude": 0.1}, {"gratitude": 1.0},
@@ -171,7 +172,7 @@ def test_ovqk_gemma3_records_the_linearisation(tiny_gemma3, tmp_path):
     model, _ = tiny_gemma3
     ds = marked_dataset()
     store = extract_activations(model, ds, tmp_path / "acts", hooks=[resid_post(1)], batch_size=16)
-    res = ovqk_analysis(model, ds, [(1, 0)], {1: compute_emotion_vectors(store, resid_post(1))}, top_k=5)
+    res = ovqk_evidence(model, ds, [(1, 0)], {1: compute_emotion_vectors(store, resid_post(1))}, top_k=5)
     note = res.config["post_attention_norm"]
     assert note["mean_rms"]["1"] > 0 and "linearised" in note["note"]
     assert res.heads[0].post_norm_scale == pytest.approx(note["mean_rms"]["1"])
@@ -196,7 +197,7 @@ def test_write_out_role_needs_significant_whole_word_hits():
 
     assert hypergeom_tail(0, 100, 5, 10) == pytest.approx(1.0)
     assert hypergeom_tail(5, 100, 5, 5) == pytest.approx(1 / 75_287_520)
-    blank = {"value": 0.0, "lo": -1.0, "hi": 1.0}
+    blank = Estimate(0.0, -1.0, 1.0)
 
     def head(h, n, p):
         return HeadOVQK(0, h, {"gratitude": blank}, 0.1, [], {"gratitude": n}, {"gratitude": 0.5}, {"gratitude": p},

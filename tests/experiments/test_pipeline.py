@@ -108,7 +108,7 @@ def test_pipeline_runs_every_phase_with_headlines(full_run):
 
     top = ScreeningResult.load(run / "screen").top(ScreeningResult.load(run / "screen").emotions[0], 3)
     abl = json.loads((run / "ablate" / "ablation_gratitude.json").read_text())
-    assert abl["ranked_heads"] == [r["name"] for r in ScreeningResult.load(run / "screen").top("gratitude", 3)]
+    assert abl["ranked_heads"] == [r.name for r in ScreeningResult.load(run / "screen").top("gratitude", 3)]
     # Ablation and patching are measured on the evaluation split, disjoint from the selection split (heads, reference).
     manifest = json.loads((run / "manifest.json").read_text())
     from interp.datasets import load_dataset
