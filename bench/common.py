@@ -12,6 +12,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# Keep the hub offline; set before the imports below, since huggingface_hub reads it once when imported
+# (interp.models imports transformers).
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # noqa: E402 - after the path fix, like the packages below
 
@@ -31,8 +34,7 @@ def bench_parser(doc: str, *, repeats: int = 3) -> argparse.ArgumentParser:
 
 
 def bench_model(args: argparse.Namespace):
-    """Set the thread count, keep the hub offline, and load ``args.model`` on ``args.device``."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    """Set the thread count and load ``args.model`` on ``args.device`` (the hub is kept offline at import)."""
     if args.threads:
         torch.set_num_threads(args.threads)
     return load_model(args.model, device=args.device)

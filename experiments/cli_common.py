@@ -17,6 +17,7 @@ from rich.table import Table
 from circuits.heads import Head, parse_heads, screened_heads, validate_heads
 from interp.registry import DEFAULT_MODEL
 from interp.errors import ConfigError, EmotionCircuitsError
+from interp.models import dtype_name, load_model, parse_dtype
 
 _RANGE_RE = re.compile(r"^(-?\d+)(?:-(-?\d+))?$")
 
@@ -47,8 +48,6 @@ DeviceOpt = typer.Option(None, "--device", help="torch device: cpu, cuda, cuda:1
 
 def _check_dtype(value: str) -> str:
     """Refuse a bad ``--dtype`` while the arguments are parsed (before a run folder exists); keep its canonical name."""
-    from interp.models import dtype_name, parse_dtype
-
     return dtype_name(parse_dtype(value, name="--dtype"))
 
 
@@ -163,8 +162,6 @@ def progress_bar(description: str, total: int, *, quiet: bool = False) -> Iterat
 
 def load_model_cli(name: str, device: str | None = None, dtype: str = "float32", *, quiet: bool = False):
     """Load a model (``dtype`` by name, see :func:`interp.models.parse_dtype`) with a spinner on stderr."""
-    from interp.models import load_model, parse_dtype
-
     dt = parse_dtype(dtype, name="--dtype")
     if quiet:
         return load_model(name, device=device, dtype=dt)

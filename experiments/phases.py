@@ -9,15 +9,15 @@ from pathlib import Path
 
 from experiments.phase_registry import row
 from experiments.pipeline import StudyState
+from interp.activations import extract_activations
+from interp.datasets import validate
+from interp.errors import DatasetError
+from interp.positions import token_ids_and_offsets
 from interp.stats import bootstrap_ci
 
 
 def phase_dataset(state: StudyState, out: Path) -> dict:
     """Phase 1: validate the sentence set and measure token lengths under the model's tokenizer."""
-    from interp.datasets import validate
-    from interp.errors import DatasetError
-    from interp.positions import token_ids_and_offsets
-
     ds = state.dataset
     report = validate(ds)
     if not report.ok:
@@ -36,8 +36,6 @@ def phase_dataset(state: StudyState, out: Path) -> dict:
 
 def phase_extract(state: StudyState, out: Path) -> dict:
     """Phase 2: activations of every sentence (and of model B for alignment)."""
-    from interp.activations import extract_activations
-
     cfg = state.cfg
     ds = state.dataset
     jobs = [(cfg.study.model, out / "activations", cfg.extract.hooks)]

@@ -16,6 +16,8 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
+import plotly.offline
+
 from experiments.phase_registry import PHASES
 from interp.errors import StoreError
 from interp.figures import circuitsvis_bundle, circuitsvis_div, plotly_div
@@ -74,8 +76,6 @@ def _examples(examples: list[dict]) -> str:
 
 def build_report(run_dir: str | Path) -> Path:
     """Write ``<run_dir>/report.html`` from stored results; return its path."""
-    import plotly.offline
-
     run = Path(run_dir)
     if not (run / "manifest.json").exists():
         raise StoreError(f"{str(run)!r} is not a run folder (no manifest.json)")

@@ -9,6 +9,10 @@ import importlib.util
 import os
 from pathlib import Path
 
+from experiments.runs import headlines
+from interp.io import read_json
+from interp.run_context import contained, validate_name
+
 
 def mlflow_available() -> bool:
     return importlib.util.find_spec("mlflow") is not None
@@ -34,11 +38,7 @@ def log_run(run_dir: str | Path, *, runs_root: str | Path = "runs") -> str | Non
     """Log ``run_dir`` to MLflow; return the MLflow run id, or None when mlflow is not installed."""
     if not mlflow_available():
         return None
-    import mlflow
-
-    from experiments.runs import headlines
-    from interp.io import read_json
-    from interp.run_context import contained, validate_name
+    import mlflow  # noqa: PLC0415 - optional
 
     run = Path(run_dir)
     root = Path(runs_root).resolve()

@@ -3,6 +3,7 @@
 import numpy as np
 import torch
 from jaxtyping import Float
+from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 from torch import Tensor, nn
 
 from frozen_llm_modules.state import EMOTIONS, EmotionalState
@@ -117,8 +118,6 @@ def corpus_features(llm, rows: list[dict]) -> tuple[Tensor, Tensor, Tensor]:
 
 def heldout_metrics(rm: EmotionalRewardModel, feats: Tensor, states: Tensor, labels: Tensor, *, seed: int = 0) -> dict:
     """Balanced accuracy and ROC AUC of ``rm`` on held-out rows, each with a bootstrap CI (chance: 0.5)."""
-    from sklearn.metrics import balanced_accuracy_score, roc_auc_score  # heavy
-
     with torch.no_grad():
         logit = rm(feats, states).numpy()
     y = labels.numpy().astype(int)

@@ -21,6 +21,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
 HEDGES = ("almost", "apparent", "apparently", "appear", "appeared", "appears", "approximately", "argue", "argued",
           "argues", "around", "assume", "assumed", "broadly", "certain amount", "certain extent", "certain level",
           "claim", "claimed", "claims", "could", "couldn't", "doubt", "doubtful", "essentially", "estimate",
@@ -56,8 +58,6 @@ _vader = None
 def _analyzer():
     global _vader
     if _vader is None:
-        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-
         _vader = SentimentIntensityAnalyzer()
     return _vader
 

@@ -6,8 +6,10 @@ from pathlib import Path
 import numpy as np
 from jaxtyping import Float
 
+from humaneval.figure import summary_figure
 from humaneval.ratings import SkippedFile
 from humaneval.stats import Estimate, ratio
+from interp.figures import save_plotly
 from interp.io import atomic_write_json, ensure_writable_dir
 
 BOOTSTRAP_OVER = ("raters", "prompts")
@@ -127,16 +129,12 @@ class HumanEvalReport:
 
     def save(self, out_dir: str | Path) -> dict[str, Path]:
         """Write ``report.json`` and ``summary.html`` (offline plotly, plus ``summary.plotly.json``)."""
-        from interp.figures import save_plotly
-
         folder = ensure_writable_dir(out_dir)
         return {"report": atomic_write_json(folder / "report.json", _finite(self.to_dict())),
                 "figure": save_plotly(self.figure(), folder / "summary.html", title=f"human evaluation {self.item_set}")}
 
     def figure(self):
         """Six panels: BT strengths, win-rate matrix, naturalness, best–worst, α per task, attention-check failures."""
-        from humaneval.figure import summary_figure
-
         return summary_figure(self)
 
 

@@ -35,12 +35,12 @@ from torch import Tensor
 
 from interp.capture import capture, unpad
 from interp.datasets import EmotionDataset
-from interp.errors import StoreError
+from interp.errors import DatasetError, StoreError
 from interp.hook_names import RESIDUAL_KINDS, expand_hooks
 from interp.integrity import file_record, safetensors_problem, sha256_file
 from interp.io import atomic_write_json, atomic_write_with, ensure_writable_dir, read_json, write_error
 from interp.models import model_info
-from interp.positions import prepends_bos, tokenize_batch
+from interp.positions import prepends_bos, token_ids_and_offsets, tokenize_batch
 
 STORE_VERSION = 1
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -118,9 +118,6 @@ def _check_context(model, recs, n_ctx: int | None) -> None:
     """Raise a DatasetError naming the first record longer than the model's context window."""
     if not n_ctx:
         return
-    from interp.errors import DatasetError
-    from interp.positions import token_ids_and_offsets
-
     for r in recs:
         if len(r.text.encode("utf-8")) + 1 < n_ctx:  # a token covers ≥ 1 byte (+ BOS): short texts cannot overflow
             continue

@@ -47,7 +47,9 @@ from importlib import resources
 from pathlib import Path
 
 from interp.confounds import PAIR_RULE_FEATURES, PairRule, default_pair_rule
+from interp.datasets import load_files, load_profile
 from interp.errors import ConfigError
+from interp.evaluators.japanese import KEIGO_LEXICON, analyse, keigo_markers
 from interp.lexicon import EMOTION_WORDS
 from interp.textnorm import uses_characters
 
@@ -159,8 +161,6 @@ class LanguageData:
     def find(self, text: str) -> dict[str, list[str]]:
         """Per label with a lexicon, the expressions of it found in ``text`` (see :data:`LEXICON_MATCHES`)."""
         if self.lexicon_match == "morphology":
-            from interp.evaluators.japanese import analyse, keigo_markers
-
             found: dict[str, list[str]] = {lab: [] for lab in self.lexicons}
             for level, a, b in keigo_markers(analyse(text)):
                 if level in found:
@@ -170,8 +170,6 @@ class LanguageData:
 
     def load(self):
         """The dataset of this attribute and language (an :class:`interp.datasets.EmotionDataset`)."""
-        from interp.datasets import load_files, load_profile
-
         return load_profile(self.profile) if self.profile else load_files(self.files)
 
 
@@ -232,8 +230,6 @@ _JA_LENGTH = (8, 40)
 def _builtin() -> dict[str, Attribute]:
     ja_emotion = _package_json("emotion_lexicon_ja.json")
     markers = _package_json("attribute_markers_en.json")
-    from interp.evaluators.japanese import KEIGO_LEXICON
-
     def en_set(attr: str, labels: Sequence[str], reference: str, targets: dict | None = None, scorers=()) -> LanguageData:
         lex = markers.get(attr, {})
         return LanguageData(

@@ -300,7 +300,7 @@ def matched_pairs(ds: EmotionDataset, *, reference: str | None = None) -> list[t
     :func:`interp.attributes.reference_label`) second.
     """
     if reference is None:
-        from interp.attributes import reference_label
+        from interp.attributes import reference_label  # noqa: PLC0415 - cycle
 
         reference = reference_label(ds.records) or "neutral"
     by_id = {r.id: r for r in ds.records}
@@ -357,7 +357,7 @@ def confound_table(ds: EmotionDataset, *, threshold: float = 0.2, neutral: str |
     """
     if not 0.0 < threshold < 1.0:
         raise DatasetError(f"confound threshold must be strictly between 0 and 1 (a rate difference), got {threshold}")
-    from interp.attributes import pair_rule_for, reference_label
+    from interp.attributes import pair_rule_for, reference_label  # noqa: PLC0415 - cycle
 
     language = dataset_language(ds)
     neutral = neutral or reference_label(ds.records) or "neutral"

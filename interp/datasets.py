@@ -307,7 +307,7 @@ def _emotion_hits(text: str, language: str) -> dict[str, list[str]] | None:
     if language == "en":
         ws = words(text)
         return {emo: [w for w in ws if w in vocab] for emo, vocab in EMOTION_WORDS.items()}
-    from interp.attributes import find_language_data
+    from interp.attributes import find_language_data  # noqa: PLC0415 - cycle
 
     spec = find_language_data("emotion", language)
     return spec.find(text) if spec is not None and spec.lexicons else None
@@ -315,7 +315,7 @@ def _emotion_hits(text: str, language: str) -> dict[str, list[str]] | None:
 
 def _check_pairs(records: list[EmotionRecord], by_id: dict[str, EmotionRecord], source: str, *, require_pairs: bool) -> None:
     """Pair rules for the records of one attribute and language (see :func:`check_structure`)."""
-    from interp.attributes import pair_convention
+    from interp.attributes import pair_convention  # noqa: PLC0415 - cycle
 
     ref, direction = pair_convention(records)
     attribute = records[0].attribute
@@ -542,8 +542,8 @@ def validate(ds: EmotionDataset, *, min_words: int | None = None, max_words: int
     language (English emotion: :data:`interp.confounds.PAIR_RULE_FEATURES` — person, opening with
     "The", punctuation — within 2 words) and within its length gap. Optionally an exact count per label.
     """
-    from interp.attributes import find_language_data, pair_rule_for
-    from interp.confounds import pair_mismatches
+    from interp.attributes import find_language_data, pair_rule_for  # noqa: PLC0415 - cycle
+    from interp.confounds import pair_mismatches  # noqa: PLC0415 - cycle
 
     specs: dict[tuple[str, str], object] = {}
     problems: list[str] = []
@@ -575,7 +575,7 @@ def validate(ds: EmotionDataset, *, min_words: int | None = None, max_words: int
             elif spec is not None and spec.lexicons:
                 problems += _lexicon_emotion_problems(r, spec)
             else:
-                from interp.attributes import get_attribute
+                from interp.attributes import get_attribute  # noqa: PLC0415 - cycle
 
                 have = ", ".join(d.language for d in get_attribute("emotion").data if d.lexicons)
                 problems.append(f"{r.id}: no emotion lexicon for language {r.language!r} (lexicons: {have}); "

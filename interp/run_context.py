@@ -21,6 +21,7 @@ import torch
 
 from interp.errors import ConfigError
 from interp.io import atomic_write_json, ensure_writable_dir, read_json
+from interp.models import model_info
 
 PROFILES = ("baseline", "extended")
 _NAME_RE = re.compile(r"^[A-Za-z0-9._-]+$")
@@ -142,8 +143,6 @@ class RunContext:
         return ctx
 
     def record_model(self, model) -> None:
-        from interp.models import model_info
-
         info = model_info(model)
         self.manifest["models"][info.name] = {"source": info.source, "weight_hash": info.source_hash,
                                               "architecture": info.architecture, "compat_numerics": info.compat_numerics,

@@ -8,13 +8,12 @@ the default model, so hook names and shapes match.
 from pathlib import Path
 
 import torch
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 
 def byte_tokenizer():
     """A byte-level BPE tokenizer with no merges: one token per UTF-8 byte, plus pad/bos/eos."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
     vocab = {"<pad>": 0, "<bos>": 1, "<eos>": 2}
     for ch in sorted(pre_tokenizers.ByteLevel.alphabet()):
         vocab[ch] = len(vocab)
@@ -26,8 +25,6 @@ def byte_tokenizer():
 
 def save_tiny_model(path: str | Path, *, seed: int = 0, n_layers: int = 2, d_model: int = 32) -> Path:
     """Write a tiny random HF model + tokenizer to ``path`` (a loadable model directory)."""
-    from transformers import LlamaConfig, LlamaForCausalLM
-
     tok = byte_tokenizer()
     cfg = LlamaConfig(
         vocab_size=len(tok),

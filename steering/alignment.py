@@ -26,7 +26,7 @@ from torch import Tensor
 
 from interp.errors import ConfigError, DatasetError
 from interp.stats import Estimate
-from steering.subspace import compare_subspaces, orthonormal, pad_to, pca_subspace, random_overlap_expected
+from steering.subspace import compare_subspaces, orthonormal, overlap, pad_to, pca_subspace, random_overlap_expected
 
 KINDS = ("ridge", "procrustes")
 
@@ -235,8 +235,6 @@ def evaluate_map(m: LinearMap, a: AlignmentSide, b: AlignmentSide, *, k: int = 1
 
 
 def _overlap_mapped(m: LinearMap, ea: Tensor, eb: Tensor, k: int) -> float:
-    from steering.subspace import overlap
-
     return overlap(orthonormal(m.apply_direction(pca_subspace(ea, k).basis)), pca_subspace(eb, k).basis)
 
 

@@ -33,14 +33,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import gguf
 import numpy as np
 import torch
 from jaxtyping import Float
+from safetensors import safe_open
+from safetensors.torch import save_file
 from torch import Tensor
 
 from interp.errors import ConfigError, HookError, StoreError
 from interp.hook_names import parse_hook
 from interp.io import atomic_write_with
+from interp.models import model_info
+from interp.registry import KNOWN_MODELS
 from steering.vectors import EmotionVector
 
 GGUF_ARCH = "controlvector"
@@ -128,8 +133,6 @@ def _provenance(vectors: Sequence[EmotionVector]) -> str:
 
 def default_model_hint(vectors: Sequence[EmotionVector]) -> str:
     """llama.cpp's architecture name for the vectors' model (``LlamaForCausalLM`` -> ``llama``), else its name."""
-    from interp.registry import KNOWN_MODELS
-
     name = vectors[0].model_name if vectors else ""
     spec = KNOWN_MODELS.get(name)
     if spec is not None and spec.architecture.endswith("ForCausalLM"):
@@ -147,8 +150,6 @@ def export_gguf(vectors: Sequence[EmotionVector], path: str | Path, *, model_hin
         HookError: a vector at block 0's output (llama.cpp refuses ``direction.0``) or at a non-residual hook.
         ConfigError: two vectors at the same block.
     """
-    import gguf
-
     dirs = block_directions(vectors)
     if 0 in dirs:
         hook = next(v.hook for v in vectors if block_of_hook(v.hook) == 0)
@@ -181,8 +182,6 @@ def _gguf_scalar(reader, key: str):
 
 def read_gguf(path: str | Path) -> BlockDirections:
     """Read a llama.cpp / repeng control vector, checked as llama.cpp's loader checks it."""
-    import gguf
-
     p = Path(path)
     if not p.is_file():
         raise StoreError(f"no control vector at {str(p)!r}")
@@ -227,8 +226,6 @@ def _checked(dirs: dict[int, Tensor], p: Path, *, model_hint: str, provenance: s
 
 def export_steering_vectors(vectors: Sequence[EmotionVector], path: str | Path, *, model_hint: str | None = None) -> Path:
     """Write ``vectors`` as safetensors ``layer_activations.{block}`` for a decoder-block ``SteeringVector`` (atomic)."""
-    from safetensors.torch import save_file
-
     dirs = block_directions(vectors)
     tensors = {f"layer_activations.{b}": v for b, v in dirs.items()}
     meta = {"format": SV_FORMAT, "layer_type": "decoder_block", PROVENANCE_KEY: _provenance(vectors),
@@ -238,8 +235,6 @@ def export_steering_vectors(vectors: Sequence[EmotionVector], path: str | Path, 
 
 def read_steering_vectors(path: str | Path) -> BlockDirections:
     """Read a file written by :func:`export_steering_vectors`."""
-    from safetensors import safe_open
-
     p = Path(path)
     if not p.is_file():
         raise StoreError(f"no steering-vectors file at {str(p)!r}")
@@ -264,7 +259,7 @@ def read_steering_vectors(path: str | Path) -> BlockDirections:
 
 def _steering_vectors_lib():
     try:
-        import steering_vectors
+        import steering_vectors  # noqa: PLC0415 - optional
     except ImportError:
         raise ConfigError("the steering-vectors package is not installed; pip install --no-deps steering-vectors "
                           "(it pins transformers<5, which this project's transformer-lens cannot use)") from None
@@ -356,8 +351,6 @@ def import_vectors(directions: BlockDirections, model, *, hook_kind: str = "resi
     Raises:
         HookError: the file's width is not the model's, or it names a block the model lacks.
     """
-    from interp.models import model_info
-
     n_layers, d = model.cfg.n_layers, model.cfg.d_model
     if directions.d_model != d:
         raise HookError(f"control vector {directions.source!r} has d_model {directions.d_model} but the model has "

@@ -9,7 +9,8 @@ from torch import Tensor
 
 from interp.errors import ConfigError
 from interp.generation import continue_tokens, decode
-from interp.positions import pad_rows
+from interp.hook_names import validate_hook
+from interp.positions import pad_rows, token_ids_and_offsets
 from steering.hooks import POSITION_MODES, PositionTracker, SteeringSpec, add_row_vectors_hook, steering_hooks
 
 
@@ -100,8 +101,6 @@ def format_prompt(model, prompt: str, *, chat: bool) -> str:
 
 def prompt_token_ids(model, prompt: str, *, chat: bool) -> list[int]:
     """Token ids the model is fed for ``prompt`` (BOS as ``to_tokens`` adds it; chat text carries its own)."""
-    from interp.positions import token_ids_and_offsets
-
     if chat:
         return list(model.tokenizer(format_prompt(model, prompt, chat=True), add_special_tokens=False)["input_ids"])
     return token_ids_and_offsets(model, prompt)[0]
@@ -166,8 +165,6 @@ def generate_row_vectors(model, prompts: Sequence[str], hook: str | Sequence[str
     α sweep in one call): each distinct hook then adds its rows' vectors and zeros elsewhere (adding 0.0
     leaves an activation bit-identical). ``Generation.prompts`` repeats each prompt ``n`` times.
     """
-    from interp.hook_names import validate_hook
-
     cfg = config or GenerationConfig()
     if positions not in POSITION_MODES:
         raise ConfigError(f"positions {positions!r} is unknown; choose one of {', '.join(POSITION_MODES)}")

@@ -16,8 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
+from interp.activations import extract_activations
+from interp.datasets import EmotionDataset, EmotionRecord, load_profile
 from interp.errors import DatasetError
 from interp.hook_names import parse_hook
+from interp.splits import split_dataset
 from steering.probes import heldout_probe, probe_accuracy, text_baselines
 from steering.reliability import pair_key, strongest_band, vector_reliability
 from steering.subspace import overlap_vs_nulls
@@ -33,8 +36,6 @@ def _layer(h: str) -> int:
 
 def load_transfer_sets() -> tuple[dict, list[str]]:
     """The ``implicit`` and ``trap`` profiles as ``{name: EmotionDataset}``, and a note per absent one."""
-    from interp.datasets import load_profile
-
     out, notes = {}, []
     for name in TRANSFER_SETS:
         try:
@@ -49,8 +50,6 @@ def transfer_rows(model, sets: dict, hook: str, method: str, work_dir, *, pairs=
 
     ``token_matched`` needs neutral sentences in the set; it falls back to ``token`` rows for sets without them.
     """
-    from interp.activations import extract_activations
-
     out = {}
     for name, ds in sets.items():
         st = extract_activations(model, ds, work_dir / name, hooks=[hook], batch_size=32)
@@ -210,9 +209,6 @@ def store_split(store, *, fraction: float = 0.5, seed: int = 0, records=None) ->
     ``records`` (the dataset's records, aligned with the store) carry ``pair_id`` when present; without them the
     records are rebuilt from the store's ids, texts and labels.
     """
-    from interp.datasets import EmotionDataset, EmotionRecord
-    from interp.splits import split_dataset
-
     recs = tuple(records) if records is not None else tuple(
         EmotionRecord(i, t, lab) for i, t, lab in zip(store.ids, store.texts, store.labels))
     sp = split_dataset(EmotionDataset(recs, str(store.path)), fraction=fraction, seed=seed)

@@ -24,7 +24,10 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
+from interp.capture import capture
 from interp.errors import ConfigError, HookError
+from interp.hook_names import validate_hook
+from interp.positions import prepends_bos, tokenize_batch
 
 POSITION_MODES = ("all", "prompt", "generated")
 SCALE_MODES = ("raw", "unit", "mean_norm")
@@ -246,8 +249,6 @@ def boost_token_logits_hook(token_ids: Iterable[int], bias: float) -> Callable:
 
 def validate_specs(model, specs: Sequence[SteeringSpec]) -> None:
     """Raise unless every spec's hook exists and its direction fits the model's d_model."""
-    from interp.hook_names import validate_hook
-
     keys = model.hook_dict.keys()
     for s in specs:
         validate_hook(s.hook, keys, model.cfg.n_layers)
@@ -294,10 +295,6 @@ def mean_resid_norm(model, hook: str, texts: Sequence[str], *, batch_size: int =
 
     BOS residuals are often far larger than any other token's, so they would dominate the mean.
     """
-    from interp.capture import capture
-    from interp.hook_names import validate_hook
-    from interp.positions import prepends_bos, tokenize_batch
-
     validate_hook(hook, model.hook_dict.keys(), model.cfg.n_layers)
     if not texts:
         raise ConfigError("mean_resid_norm needs at least one text")

@@ -17,10 +17,16 @@ from dataclasses import dataclass
 
 import numpy as np
 from jaxtyping import Float
+from sklearn.feature_extraction.text import CountVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 from torch import Tensor
 
 from interp.errors import DatasetError
-from interp.stats import Estimate, bootstrap_ci
+from interp.lexicon import emotion_word_hits, words
+from interp.stats import Estimate, bootstrap_ci, bootstrap_diff_ci
 
 
 @dataclass(frozen=True)
@@ -44,28 +50,16 @@ class ProbeResult:
 
 def activation_probe(c: float = 0.1):
     """The activation probe: standardised features, L2 logistic regression (inverse strength ``c``)."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
     return make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=300))
 
 
 def bow_probe(c: float = 1.0):
     """The bag-of-words baseline: binary word presence (``interp.lexicon.words``), L2 logistic regression."""
-    from sklearn.feature_extraction.text import CountVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-
-    from interp.lexicon import words
-
     return make_pipeline(CountVectorizer(analyzer=words, binary=True), LogisticRegression(C=c, max_iter=1000))
 
 
 def lexicon_rule(texts: list[str]) -> np.ndarray:
     """'Has a lexicon word' rule: the emotion with the most lexicon words in the text, ``neutral`` when none."""
-    from interp.lexicon import emotion_word_hits
-
     out = []
     for t in texts:
         hits = {e: len(w) for e, w in emotion_word_hits(t).items() if w}
@@ -74,8 +68,6 @@ def lexicon_rule(texts: list[str]) -> np.ndarray:
 
 
 def _folds(y: np.ndarray, folds: int, seed: int):
-    from sklearn.model_selection import StratifiedKFold
-
     # Depends on the labels and the seed only, so activation and text probes share the folds.
     return list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))
 
@@ -199,8 +191,6 @@ def heldout_probe(train_x, train_labels: list[str], train_texts: list[str], test
             is scored by accuracy, the trap set (lexicon words in neutral meaning) by the share classed non-neutral.
         n_shuffle: probes trained on permuted training labels for the permutation p (≥ 200 recommended).
     """
-    from interp.stats import bootstrap_diff_ci
-
     xtr, xte = np.asarray(train_x, dtype=np.float64), np.asarray(test_x, dtype=np.float64)
     ytr, yte = np.asarray(train_labels), np.asarray(test_labels)
     if len(np.unique(ytr)) < 2:

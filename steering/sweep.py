@@ -35,15 +35,22 @@ import numpy as np
 import pandas as pd
 import torch
 
+from interp.activations import extract_activations
 from interp.attributes import get_attribute
+from interp.datasets import load_dataset
 from interp.errors import ConfigError
+from interp.evaluators import score_texts
 from interp.evaluators.masking import masked_column
 from interp.hook_names import block_hook, validate_layer
 from interp.io import atomic_write_json, atomic_write_text, atomic_write_with, ensure_writable_dir, read_json
+from interp.models import model_info
+from interp.splits import split_indices
 from steering.generation import GenerationConfig, generate, generate_row_vectors
 from steering.hooks import SCALE_MODES, SteeringSpec, check_alpha, mean_resid_norm
 from steering.sweep_cache import CellCache, cell_file_name, tensor_hash, texts_hash
+from steering.sweep_figures import sweep_heatmap
 from steering.sweep_stats import BestCell, CellStats, RandomControl, RandomSummary, UsableWindow, aggregate
+from steering.vectors import EmotionVector, compute_emotion_vectors, load_vectors
 
 TARGET_SCORES: dict[str, str] = get_attribute("emotion").language("en").targets
 """Default score that steering toward an emotion should raise: the attribute registry's targets
@@ -229,8 +236,6 @@ class SweepResult:
         return cls(pd.read_parquet(d / "generations.parquet"), pd.read_csv(d / "aggregates.csv"), s["config"], extra, rnd)
 
     def figure(self, kind: str = "effect", emotion: str | None = None):
-        from steering.sweep_figures import sweep_heatmap
-
         return sweep_heatmap(self, kind=kind, emotion=emotion or self.config["emotions"][0])
 
 
@@ -239,8 +244,6 @@ def _record(row) -> dict:
 
 
 def _model_key(model) -> dict:
-    from interp.models import model_info
-
     info = model_info(model)
     return {"name": info.name, "weight_hash": info.source_hash, "d_model": int(model.cfg.d_model), "n_layers": int(model.cfg.n_layers)}
 
@@ -264,9 +267,6 @@ def run_sweep(model, prompts: Sequence[str], vectors: dict[tuple[str, int], torc
         cache_dir: verified per-cell files (:mod:`steering.sweep_cache`) so an interrupted sweep resumes.
         progress: called as ``progress(done, total)`` after each cell.
     """
-    from interp.evaluators import score_texts
-    from interp.splits import split_indices
-
     n_layers = model.cfg.n_layers
     layers = [validate_layer(layer, n_layers) for layer in config.layers]
     for e in config.emotions:
@@ -479,12 +479,8 @@ def _expand_baseline(df: pd.DataFrame, emotions: Sequence[str], layers: Sequence
 
 def extract_emotion_vectors(model, out_dir: str | Path, emotions: Sequence[str], layers: Sequence[int], *,
                             hook_kind: str = "resid_pre", profile: str = "baseline", method: str = "sentence_end",
-                            contrast: str = "neutral") -> dict[tuple[str, int], "EmotionVector"]:  # noqa: F821
+                            contrast: str = "neutral") -> dict[tuple[str, int], EmotionVector]:
     """Extract ``profile`` activations at ``hook_kind`` of ``layers`` into ``out_dir`` and compute emotion vectors."""
-    from interp.activations import extract_activations
-    from interp.datasets import load_dataset
-    from steering.vectors import compute_emotion_vectors
-
     ds = load_dataset(profile)
     check_emotions(emotions, ds.emotions)
     layers = [validate_layer(layer, model.cfg.n_layers) for layer in layers]
@@ -498,11 +494,9 @@ def extract_emotion_vectors(model, out_dir: str | Path, emotions: Sequence[str],
 
 
 def vectors_from_file(path: str | Path, model, emotions: Sequence[str], layers: Sequence[int], *, hook_kind: str = "resid_pre",
-                      allow_hook_mismatch: bool = False, allow_other_model: bool = False) -> dict[tuple[str, int], "EmotionVector"]:  # noqa: F821
+                      allow_hook_mismatch: bool = False, allow_other_model: bool = False) -> dict[tuple[str, int], EmotionVector]:
     """Pick saved vectors (``steering.vectors.save_vectors``) for every emotion × layer, checked against ``model``
     (width, hook, and the model name + weight hash in their provenance unless ``allow_other_model``)."""
-    from steering.vectors import load_vectors
-
     saved = load_vectors(path)
     out = {}
     for e in emotions:

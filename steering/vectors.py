@@ -20,17 +20,22 @@ mean of the other non-neutral emotions' means).
 """
 
 import json
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 from jaxtyping import Float
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
-from interp.errors import DatasetError, HookError, StoreError
+from interp.activations import read_hook
+from interp.errors import DatasetError, EmotionCircuitsWarning, HookError, StoreError
+from interp.hook_names import parse_hook, validate_hook
 from interp.io import atomic_write_json, atomic_write_with
+from interp.models import model_info
 
 TOKEN_METHODS = ("token", "token_matched")
 
@@ -86,12 +91,6 @@ class EmotionVector:
         width is not enough. ``allow_other_model`` permits a deliberate transfer, with an
         :class:`interp.errors.EmotionCircuitsWarning`.
         """
-        import warnings
-
-        from interp.errors import EmotionCircuitsWarning
-        from interp.hook_names import validate_hook
-        from interp.models import model_info
-
         d = model.cfg.d_model
         if d != self.d_model:
             raise HookError(f"emotion vector {self.emotion!r} has d_model {self.d_model} (from {self.model_name}) but the model has d_model {d}; compute vectors on this model")
@@ -225,10 +224,6 @@ def _has_bos(store) -> bool:
 
 
 def _mean_at(store, hook: str, positions: list[list[int]]) -> Float[Tensor, "n d_model"]:
-    from safetensors import safe_open
-
-    from interp.activations import read_hook
-
     rows = []
     for s in store.manifest["shards"]:
         with safe_open(str(store.path / s["file"]), framework="pt") as f:
@@ -282,8 +277,6 @@ def compute_emotion_vectors(store, hook: str, *, method: str = "sentence_end", c
     Returns:
         ``{emotion: EmotionVector}`` for every non-neutral emotion in the store (or ``emotions``).
     """
-    from interp.hook_names import parse_hook
-
     acts = reference_rows(store, hook, method, pairs=pairs)
     labels = store.labels
     if indices is not None:

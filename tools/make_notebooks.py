@@ -48,7 +48,7 @@ SCREEN_PATCH = [
     new_code_cell(
         "from circuits.head_screening import screen_heads\n\n"
         "screening = screen_heads(model, ds, emotions=['gratitude'], n_boot=500, n_perm=500, batch_size=30)\n"
-        "top = pd.DataFrame(screening.top('gratitude', 10))\n"
+        "top = pd.DataFrame([r.to_dict() for r in screening.top('gratitude', 10)])\n"
         "top[['name', 'delta', 'lo', 'hi', 'emotion_attn', 'neutral_attn', 'p', 'p_holm']].round(4)"),
     new_code_cell("screening.figure('gratitude')"),
     new_markdown_cell(

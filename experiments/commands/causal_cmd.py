@@ -37,10 +37,13 @@ PositionsOpt = typer.Option("all", "--positions", help="'all' (equal lengths) or
 _FIX = "lower --generate / --limit or use a larger --profile"
 
 
-def _records(ds: EmotionDataset, emotion: str) -> list[EmotionRecord]:
+def _records(ds: EmotionDataset, emotion: str, scr: ScreeningResult | None = None) -> list[EmotionRecord]:
+    """The profile's ``emotion`` sentences outside the screening's selection split (its recorded ``selection_ids``):
+    heads chosen on some sentences are measured on the others, as in the study."""
     if emotion not in ds.emotions:
         fail(f"unknown emotion {emotion!r}; the dataset has: {', '.join(ds.emotions)}")
-    return ds.by_emotion(emotion)
+    selected = {r.id for r in selection_records(scr, ds.records)}
+    return [r for r in ds.by_emotion(emotion) if r.id not in selected]
 
 
 def _run(command: str, params: dict, model, analysis: Callable[..., AnalysisReport], *, runs_root: Path, seed: int,
@@ -67,7 +70,7 @@ def ablate_cmd(model: str = ModelOpt, profile: str = ProfileOpt, emotion: str = 
     m = load_model_cli(model, device, dtype, quiet=json_out)
     scr = ScreeningResult.load(screening) if screening is not None else None
     hs = chosen_heads(m, heads, scr, [emotion], max(k_list) if k_list else 1)
-    recs, neutral = _records(ds, emotion), [r.text for r in ds.by_emotion("neutral")]
+    recs, neutral = _records(ds, emotion, scr), [r.text for r in ds.by_emotion("neutral")]
     _run("ablate", {"model": model, "emotion": emotion, "heads": [head_name(h) for h in hs], "ks": k_list, "mode": mode,
                     "metric": metric, "n_random": n_random, "limit": limit}, m, lambda progress: ablation_analysis(
         m, {emotion: hs}, {emotion: recs}, ks=k_list or [len(hs)], reference_texts=neutral,
@@ -88,7 +91,7 @@ def patch_heads_cmd(model: str = ModelOpt, profile: str = ProfileOpt, emotion: s
     ds, mode_list = load_dataset(profile), parse_str_list(modes) or []
     m = load_model_cli(model, device, dtype, quiet=json_out)
     scr = ScreeningResult.load(screening) if screening is not None else None
-    hs, src, tgt = chosen_heads(m, heads, scr, [emotion], 1), _records(ds, emotion), _records(ds, "neutral")
+    hs, src, tgt = chosen_heads(m, heads, scr, [emotion], 1), _records(ds, emotion, scr), _records(ds, "neutral", scr)
     _run("patch-heads", {"model": model, "emotion": emotion, "heads": [head_name(h) for h in hs], "modes": mode_list,
                          "positions": positions, "limit": limit}, m, lambda progress: head_patching_analysis(
         m, {emotion: hs}, {emotion: src}, tgt, selected=selection_records(scr, ds.records),

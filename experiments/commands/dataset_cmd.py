@@ -9,8 +9,11 @@ import statistics
 import typer
 
 from experiments.cli_common import JsonOpt, console, emit_json, load_model_cli, table
+from interp.attributes import get_attribute
+from interp.confounds import confound_table
 from interp.datasets import PROFILES, load_dataset, validate
 from interp.errors import ConfigError, DatasetError
+from interp.positions import token_ids_and_offsets
 
 dataset_app = typer.Typer(help="Check and summarise emotion and attribute sentence sets.", no_args_is_help=True)
 
@@ -24,8 +27,6 @@ LanguageArg = typer.Option("en", "--language", "-l", help="Language of the --att
 def _load(dataset: str, attribute: str | None, language: str):
     if attribute is None:
         return load_dataset(dataset)
-    from interp.attributes import get_attribute
-
     if dataset != "baseline":
         raise ConfigError("give either --dataset or --attribute (with --language), not both")
     return get_attribute(attribute).language(language).load()
@@ -68,8 +69,6 @@ def stats_cmd(
     json_out: bool = JsonOpt,
 ) -> None:
     """Confound table per label (person, opening, punctuation, negation, length) with warnings; pairs too where present."""
-    from interp.confounds import confound_table
-
     ds = _load(dataset, attribute, language)
     conf = confound_table(ds, threshold=threshold)
     rows = _token_rows(ds, model, quiet=json_out) if model else []
@@ -100,8 +99,6 @@ def stats_cmd(
 
 
 def _token_rows(ds, model: str, *, quiet: bool) -> list[dict]:
-    from interp.positions import token_ids_and_offsets
-
     m = load_model_cli(model, quiet=quiet)
     rows = []
     for emo in ds.emotions:

@@ -7,6 +7,8 @@ from rich.markup import escape
 
 from experiments.cli_common import JsonOpt, RunsRootOpt, SeedOpt, console, emit_json, fail, fmt, parse_str_list
 from experiments.cli_common import table as _table
+from humaneval import ScoreConfig, build_key, load_key, load_outputs, load_ratings, score, write_forms
+from humaneval.form import check_post_url
 from interp.errors import ConfigError, DatasetError
 from interp.run_context import RunContext
 
@@ -28,9 +30,6 @@ def make_cmd(
     out: Path = OutOpt, runs_root: Path = RunsRootOpt, seed: int = SeedOpt, json_out: bool = JsonOpt,
 ) -> None:
     """Write key.json (keep it from raters) and forms/<rater>.html (offline, one per rater, order shuffled per rater)."""
-    from humaneval import build_key, load_outputs, write_forms
-    from humaneval.form import check_post_url
-
     check_post_url(post_url)
     rater_ids = _rater_ids(raters, n_raters)
     key = build_key(load_outputs(outputs), tone=tone, raters=rater_ids, tasks=parse_str_list(tasks),
@@ -70,8 +69,6 @@ def score_cmd(
     out: Path = OutOpt, runs_root: Path = RunsRootOpt, seed: int = SeedOpt, json_out: bool = JsonOpt,
 ) -> None:
     """Bradley–Terry strengths, win rates, naturalness, best–worst, Krippendorff's α, agreement with automatic scores."""
-    from humaneval import ScoreConfig, load_key, load_ratings, score
-
     k = load_key(key)
     if reference is not None and reference not in k.systems:
         raise ConfigError(f"unknown system name {reference!r} in --reference; the key's systems are: {', '.join(k.systems)}")
@@ -100,8 +97,6 @@ def _rater_ids(raters: str | None, n_raters: int | None) -> list[str]:
 
 def _refuse_other_key(path: Path, item_set: str) -> None:
     """An --out that already holds forms for another item set would orphan them: refuse."""
-    from humaneval import load_key
-
     if path.exists() and load_key(path).item_set.id != item_set:
         raise DatasetError(f"{str(path)!r} already holds the key of another item set, whose forms may be out with raters; "
                            "choose a new --out folder")

@@ -6,8 +6,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from experiments.browser import chromium_path
+from experiments.browser import screenshot as take
 from experiments.cli_common import JsonOpt, RunsRootOpt, console, emit_json, err_console, table
+from experiments.pipeline import run_study
+from experiments.report import build_report
+from experiments.study_config import load_study, validate
+from experiments.tracking import log_run
 
 
 @contextmanager
@@ -17,8 +24,6 @@ def study_progress(study: str, *, quiet: bool = False) -> Iterator[tuple]:
     Yields its ``(on_phase, on_progress)`` callbacks (``experiments.pipeline.OnPhase``, ``OnProgress``);
     the display starts with the first phase, once the run folder and dataset are ready.
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
     columns = [SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     prog = Progress(*columns, console=err_console, disable=quiet)
     tasks = {}  # None: the study's bar; a phase name: that phase's bar
@@ -55,16 +60,10 @@ def run(
     json_out: bool = JsonOpt,
 ) -> None:
     """Run the study's phases in order (resuming and reusing finished phases), then write report.html."""
-    from experiments.study_config import load_study, validate
-
     cfg, notes = load_study(study_file).with_model(model) if model else (load_study(study_file), [])
     validate(cfg, source=f"{study_file} with --model {model}")
     for n in notes:
         err_console.print(f"note: {n}", markup=False)
-    from experiments.pipeline import run_study
-    from experiments.report import build_report
-    from experiments.tracking import log_run
-
     t0 = time.perf_counter()
     with study_progress(cfg.study.name, quiet=json_out) as (on_phase, on_progress):
         ctx, status = run_study(cfg, runs_root=runs_root, resume=not new, on_phase=on_phase, on_progress=on_progress)
@@ -72,8 +71,6 @@ def run(
     report = build_report(ctx.path)
     shot = None
     if screenshot:
-        from experiments.browser import chromium_path, screenshot as take
-
         if chromium_path():
             shot = str(take(report, ctx.path / "report.png"))
     try:

@@ -4,7 +4,11 @@ from pathlib import Path
 
 import typer
 
+from experiments.browser import chromium_path
+from experiments.browser import screenshot as take
 from experiments.cli_common import JsonOpt, RunsRootOpt, console, emit_json, table
+from experiments.report import build_report
+from experiments.runs import compare_runs, list_runs
 
 runs_app = typer.Typer(help="List runs and compare their headline numbers.", no_args_is_help=True)
 
@@ -12,8 +16,6 @@ runs_app = typer.Typer(help="List runs and compare their headline numbers.", no_
 @runs_app.command("list")
 def list_cmd(runs_root: Path = RunsRootOpt, json_out: bool = JsonOpt) -> None:
     """Every run under the runs root, newest first."""
-    from experiments.runs import list_runs
-
     runs = list_runs(runs_root)
     if json_out:
         emit_json([r.to_dict() for r in runs])
@@ -27,8 +29,6 @@ def list_cmd(runs_root: Path = RunsRootOpt, json_out: bool = JsonOpt) -> None:
 def compare_cmd(run_a: Path = typer.Argument(..., help="First run folder."),
                 run_b: Path = typer.Argument(..., help="Second run folder."), json_out: bool = JsonOpt) -> None:
     """Headline numbers of two runs side by side (value [CI]) with their difference."""
-    from experiments.runs import compare_runs
-
     rows = compare_runs(run_a, run_b)
     if json_out:
         emit_json(rows)
@@ -48,13 +48,9 @@ def report_cmd(run_dir: Path = typer.Argument(..., help="A run folder (runs/<stu
                screenshot: bool = typer.Option(False, "--screenshot", help="Also save report.png with headless Chromium (if installed)."),
                json_out: bool = JsonOpt) -> None:
     """Rebuild the self-contained report.html of a run from its stored results."""
-    from experiments.report import build_report
-
     path = build_report(run_dir)
     shot = None
     if screenshot:
-        from experiments.browser import chromium_path, screenshot as take
-
         if chromium_path():
             shot = str(take(path, Path(run_dir) / "report.png"))
     if json_out:

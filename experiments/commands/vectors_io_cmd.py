@@ -7,7 +7,8 @@ import typer
 
 from experiments.cli_common import DeviceOpt, DtypeOpt, JsonOpt, console, emit_json, fail, load_model_cli, parse_int_list, table
 from interp.registry import DEFAULT_MODEL
-from steering.export import FORMATS
+from steering.export import FORMATS, block_of_hook, check_format, export_vectors, import_vectors, read_directions, select_vectors
+from steering.vectors import METHODS, load_vectors, save_vectors
 
 _SUFFIX_FORMAT = {".gguf": "gguf", ".safetensors": "steering-vectors"}
 _USE = {
@@ -24,8 +25,6 @@ def _out_path(out: Path) -> Path:
 
 
 def _format(fmt: str | None, path: Path) -> str:
-    from steering.export import check_format
-
     if fmt is None:
         fmt = _SUFFIX_FORMAT.get(path.suffix)
         if fmt is None:
@@ -45,9 +44,6 @@ def vectors_export(
     json_out: bool = JsonOpt,
 ) -> None:
     """Export one emotion's vectors as a llama.cpp control vector (GGUF; repeng reads it too) or a steering-vectors file."""
-    from steering.export import block_of_hook, export_vectors, select_vectors
-    from steering.vectors import load_vectors
-
     fmt = _format(fmt, _out_path(out))
     layer_list = parse_int_list(layers, name="--layers")
     picked = select_vectors(load_vectors(vectors_file), emotion=emotion, layers=layer_list, method=method, contrast=contrast)
@@ -78,9 +74,6 @@ def vectors_import(
     json_out: bool = JsonOpt,
 ) -> None:
     """Import a control vector or steering-vectors file as emotion vectors (our own exports come back exactly)."""
-    from steering.export import import_vectors, read_directions
-    from steering.vectors import METHODS, save_vectors
-
     if method not in METHODS:
         fail(f"--method {method!r} is unknown; choose one of {', '.join(METHODS)}")
     if hook_kind not in ("resid_pre", "resid_post"):

@@ -20,6 +20,7 @@ from importlib import import_module
 from typing import Protocol, runtime_checkable
 
 from interp.errors import ConfigError
+from interp.evaluators.masking import mask_texts, masked_column
 
 
 @runtime_checkable
@@ -91,8 +92,6 @@ def score_texts(texts: Sequence[str], scorers: Sequence[Scorer], *, prompts: Seq
     With ``mask_emotion``, every maskable scorer also scores the texts with that emotion's lexicon words
     masked (:mod:`interp.evaluators.masking`); those columns are ``<column>_masked``.
     """
-    from interp.evaluators.masking import mask_texts, masked_column
-
     texts = list(texts)
     if prompts is not None and len(prompts) != len(texts):
         raise ConfigError(f"got {len(prompts)} prompts for {len(texts)} texts")

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import torch
 
 from interp.errors import ConfigError
+from interp.positions import token_ids_and_offsets
 
 _TOKEN_RE = re.compile(r"\w+|[^\w\s]")
 
@@ -62,8 +63,6 @@ class FluencyScorer:
         self.batch_size = batch_size
 
     def _context_ids(self, prompt: str) -> list[int]:
-        from interp.positions import token_ids_and_offsets
-
         tok = self.model.tokenizer
         if self.chat:
             text = tok.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True)

@@ -7,6 +7,7 @@ the hub (with ``HF_HUB_OFFLINE`` unset).
 from collections.abc import Sequence
 
 import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from interp.errors import ConfigError
 
@@ -28,8 +29,6 @@ class HFClassifierScorer:
                  batch_size: int = 32, device: str = "cpu", max_length: int = 256) -> None:
         if not model_name_or_path:
             raise ConfigError("hf_classifier needs model_name_or_path= (a local directory or a hub id)")
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(model_name_or_path)
             self.model = AutoModelForSequenceClassification.from_pretrained(model_name_or_path).to(device).eval()

@@ -81,8 +81,8 @@ def check_language(scorer: str, language: str) -> None:
 @cache
 def _tagger():
     try:
-        import fugashi
-        import unidic_lite
+        import fugashi  # noqa: PLC0415 - optional
+        import unidic_lite  # noqa: PLC0415 - optional
     except ImportError:
         raise ConfigError(f"the Japanese scorers need fugashi and unidic-lite; install them with: {INSTALL}") from None
     d = unidic_lite.DICDIR

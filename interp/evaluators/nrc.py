@@ -6,6 +6,8 @@ tokenise with :func:`interp.lexicon.words` and use ``load_token_list``.
 
 from collections.abc import Sequence
 
+from nrclex import NRCLex
+
 from interp.lexicon import words
 
 NRC_CATEGORIES = ("anger", "anticipation", "disgust", "fear", "joy", "negative", "positive", "sadness", "surprise", "trust")
@@ -18,8 +20,6 @@ class NRCScorer:
     columns = tuple(f"nrc_{c}" for c in NRC_CATEGORIES)
 
     def __init__(self) -> None:
-        from nrclex import NRCLex
-
         self._nrc = NRCLex()
 
     def score(self, texts: Sequence[str], *, prompts: Sequence[str] | None = None) -> dict[str, list[float]]:

@@ -21,8 +21,8 @@ class PolitenessScorer:
 
     def __init__(self, spacy_model: str = "en_core_web_sm") -> None:
         try:
-            import spacy
-            from convokit import PolitenessStrategies, TextParser  # noqa: F401
+            import spacy  # noqa: PLC0415 - optional
+            from convokit import PolitenessStrategies, TextParser  # noqa: F401, PLC0415 - optional
         except ImportError:
             raise ConfigError(f"the politeness scorer needs ConvoKit and a spaCy English model; install them with: {INSTALL}") from None
         try:
@@ -33,7 +33,7 @@ class PolitenessScorer:
         self.columns: tuple[str, ...] = ("politeness_count",)
 
     def score(self, texts: Sequence[str], *, prompts: Sequence[str] | None = None) -> dict[str, list[float]]:
-        from convokit import Corpus, TextParser, Utterance
+        from convokit import Corpus, TextParser, Utterance  # noqa: PLC0415 - optional
 
         utts = [Utterance(id=str(i), text=t or ".", speaker=None) for i, t in enumerate(texts)]
         corpus = Corpus(utterances=utts)

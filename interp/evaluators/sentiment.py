@@ -2,6 +2,8 @@
 
 from collections.abc import Sequence
 
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
 
 class VaderScorer:
     """VADER polarity per text: ``vader_compound`` in [-1, 1], and the ``vader_pos`` / ``vader_neg`` shares."""
@@ -10,8 +12,6 @@ class VaderScorer:
     columns = ("vader_compound", "vader_pos", "vader_neg")
 
     def __init__(self) -> None:
-        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-
         self._analyzer = SentimentIntensityAnalyzer()
 
     def score(self, texts: Sequence[str], *, prompts: Sequence[str] | None = None) -> dict[str, list[float]]:

@@ -146,19 +146,23 @@ def test_circuits_cmd_screening_of_another_model_fails_clearly(tmp_path):
         assert "L14H0" in r.stderr and "smollm2-135m" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_circuits_cmd_evaluation_overlapping_selection_fails(tmp_path):
-    """A screening that selected heads on the very sentences to be evaluated: one error line, exit 2."""
+def test_circuits_cmd_measures_outside_the_screenings_selection(tmp_path):
+    """Heads screened on some sentences are measured on the others: the sentences a screening recorded as its selection
+    split are left out of what ablate / patch-heads evaluate (so `screen-heads` → `ablate --screening` just works)."""
     from interp.datasets import load_dataset
 
-    ids = [r.id for r in load_dataset("baseline").by_emotion("gratitude")][:5]
+    ds = load_dataset("baseline")
+    ids = [r.id for r in ds.by_emotion("gratitude")][:5] + [r.id for r in ds.by_emotion("neutral")][:3]
     n_l, n_h = 2, 4
     zeros = [[[0.0] * n_h for _ in range(n_l)]]
     delta = [[[0.1 * (l * n_h + h) for h in range(n_h)] for l in range(n_l)]]
     path = tmp_path / "screening.json"
     path.write_text(json.dumps({"emotions": ["gratitude"], "delta": delta, "lo": zeros, "hi": zeros, "p": zeros, "p_holm": zeros,
                                 "n_emotion": [70], "n_neutral": 70, "config": {"model": "tiny", "selection_ids": ids}}))
-    for cmd in (["ablate", "--ks", "1"], ["patch-heads"]):
+    for cmd in (["ablate", "--ks", "1", "--n-random", "3"], ["patch-heads", "--modes", "z", "--n-random", "3"]):
         r = subprocess.run([sys.executable, "-m", "experiments.cli", *cmd, "--screening", str(path), "--model", "tiny",
-                            "--runs-root", str(tmp_path)], capture_output=True, text=True, timeout=300)
-        assert r.returncode == 2, r.stderr
-        assert "overlap" in r.stderr and ids[0] in r.stderr and "Traceback" not in r.stderr
+                            "--runs-root", str(tmp_path), "--json"], capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+        text = Path(json.loads(r.stdout)["results"]).read_text()
+        assert '"gratitude-' in text, "results.json lists the evaluated sentence ids"
+        assert not any(f'"{i}"' in text for i in ids), f"{cmd[0]} evaluated a sentence of the screening's selection split"
