@@ -38,14 +38,15 @@ from jaxtyping import Bool, Float
 from torch import Tensor
 
 from circuits.circuit_figures import effect_vs_k
-from circuits.heads import Head, head_name, validate_heads
 from circuits.head_controls import ControlP, HeadDraws, matched_draws, sequential_controls
+from circuits.heads import Head, head_name, validate_heads
 from circuits.metrics import control_words, emotion_words, get_metric, word_logprobs
 from interp.capture import record
 from interp.errors import ConfigError, HookError
 from interp.hook_names import hook_z
 from interp.positions import prepends_bos, tokenize_batch
 from interp.stats import Estimate, bootstrap_ci
+
 
 @dataclass(frozen=True)
 class AblationReference:

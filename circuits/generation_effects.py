@@ -28,6 +28,7 @@ from circuits.head_patching import _check_lengths, _check_mode, _HeadPatcher, ru
 from circuits.heads import Head, head_name, validate_heads
 from interp.attributes import get_attribute
 from interp.errors import ConfigError
+from interp.evaluators import make_scorer, score_texts
 from interp.generation import continue_tokens, decode
 from interp.lexicon import EMOTION_WORDS
 from interp.positions import tokenize_batch
@@ -45,8 +46,6 @@ def target_column(emotion: str) -> str:
 
 def score_continuations(texts: Sequence[str], emotion: str) -> dict[str, np.ndarray]:
     """``vader_compound``, ``vader_neg`` and ``kw_<emotion>`` of every text: {column: [n]}."""
-    from interp.evaluators import make_scorer, score_texts
-
     if emotion not in EMOTION_WORDS:
         raise ConfigError(f"unknown emotion {emotion!r}; choose one of {', '.join(EMOTION_WORDS)}")
     cols = score_texts(list(texts), [make_scorer("sentiment"), make_scorer("keywords", emotions=[emotion])])

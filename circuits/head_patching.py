@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from circuits.heads import Head, head_name, validate_heads
 from circuits.head_controls import ControlP, HeadDraws, matched_draws, sequential_controls
+from circuits.heads import Head, head_name, validate_heads
 from circuits.metrics import control_words, emotion_words, get_metric, word_logprobs
 from interp.capture import record, store_activation_hook
 from interp.errors import ConfigError

@@ -28,6 +28,7 @@ corrected over all heads. The smallest reachable p is ``max(1 / (n_perm + 1), 2^
 (``config["p_floor"]``; a sign-flip test over n pairs has only 2^n distinct outcomes).
 """
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,8 +37,10 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
+from circuits.circuit_figures import layer_head_heatmap
 from circuits.heads import Head, head_name
 from interp.errors import ConfigError, DatasetError
+from interp.figures import save_plotly
 from interp.hook_names import hook_pattern
 from interp.io import atomic_write_json
 from interp.positions import tokenize_batch
@@ -182,8 +185,6 @@ class ScreeningResult:
     @classmethod
     def load(cls, path: str | Path) -> "ScreeningResult":
         """Load a ``screening.json`` (or the folder holding it) written by :meth:`save`."""
-        import json
-
         p = Path(path)
         p = p / "screening.json" if p.is_dir() else p
         try:
@@ -197,8 +198,6 @@ class ScreeningResult:
         return cls(d["emotions"], t["delta"], t["lo"], t["hi"], p_raw, t["p_holm"], nan, nan, d["n_emotion"], d["n_neutral"], d["config"])
 
     def save(self, out_dir: str | Path) -> Path:
-        from interp.figures import save_plotly
-
         out = Path(out_dir)
         atomic_write_json(out / "screening.json", self.to_dict())
         for e in self.emotions:
@@ -206,8 +205,6 @@ class ScreeningResult:
         return out
 
     def figure(self, emotion: str):
-        from circuits.circuit_figures import layer_head_heatmap
-
         e = self._e(emotion)
         return layer_head_heatmap(self.delta[e], title=f"attention delta to {emotion} tokens (emotion − neutral)",
                                   hover=self.p_holm[e], hover_name="p_holm")

@@ -39,8 +39,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from circuits.heads import Head, head_name, validate_heads
 from circuits.head_patching import kv_head
+from circuits.heads import Head, head_name, validate_heads
 from circuits.metrics import emotion_words
 from interp.capture import record
 from interp.errors import ConfigError
@@ -141,7 +141,7 @@ def composition_score(a, b) -> float:
 
 def random_composition_baseline(d_model: int, d_head: int, *, n: int = 8, seed: int = 0) -> tuple[float, float]:
     """Mean and sd of the composition score of random rank-d_head Gaussian factor products."""
-    from transformer_lens import FactoredMatrix
+    from transformer_lens import FactoredMatrix  # noqa: PLC0415 - heavy (CLI start-up: loaded on first model use)
 
     g = torch.Generator().manual_seed(seed)
     vals = []

@@ -15,9 +15,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from circuits.heads import Head, parse_heads, screened_heads, validate_heads
-from interp.registry import DEFAULT_MODEL
 from interp.errors import ConfigError, EmotionCircuitsError
 from interp.models import dtype_name, load_model, parse_dtype
+from interp.registry import DEFAULT_MODEL
 
 _RANGE_RE = re.compile(r"^(-?\d+)(?:-(-?\d+))?$")
 

@@ -31,8 +31,8 @@ from interp.errors import ConfigError
 from interp.integrity import tree_problem, tree_records
 from interp.io import atomic_write_json, read_json
 from interp.models import dtype_name, load_model, parse_dtype, weight_identity
-from interp.splits import split_by_profile, split_dataset
 from interp.run_context import RunContext, validate_name
+from interp.splits import split_by_profile, split_dataset
 
 DONE = "done.json"
 

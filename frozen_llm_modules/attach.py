@@ -7,11 +7,11 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from interp.generation import require_working_kv_cache
-from interp.models import weights_hash
 from frozen_llm_modules.persistence import check_provenance
 from frozen_llm_modules.safety_bias import apply_safety_bias, hedge_token_ids
 from frozen_llm_modules.state import EmotionalState, ModuleError
+from interp.generation import require_working_kv_cache
+from interp.models import weights_hash
 
 KINDS = ("prefix", "adapter", "steering")
 

@@ -6,8 +6,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from frozen_llm_modules.attach import KINDS, EmotionalLLM, base_parameters, trainable_parameters
-from frozen_llm_modules.evaluation import (SEED_FRACTIONS, PerplexityResult, StyleResult, all_marker_table, generate_conditions,
-                                           neutral_perplexity, rerank_results, style_results)
+from frozen_llm_modules.evaluation import (
+    SEED_FRACTIONS,
+    PerplexityResult,
+    StyleResult,
+    all_marker_table,
+    generate_conditions,
+    neutral_perplexity,
+    rerank_results,
+    style_results,
+)
 from frozen_llm_modules.state import ModuleError
 from frozen_llm_modules.style_corpus import load_style_corpus, split_corpus, template_copy_rate
 from frozen_llm_modules.training import heldout_prompts, neutral_texts

@@ -20,8 +20,15 @@ from frozen_llm_modules.prefix import EmotionalPrefix
 from frozen_llm_modules.reward import EmotionalRewardModel, corpus_features, heldout_metrics, reward_training_data  # noqa: F401
 from frozen_llm_modules.state import EmotionalState, ModuleError, ModuleProvenanceError
 from frozen_llm_modules.steering_module import EmotionSteeringModule
-from frozen_llm_modules.style_corpus import (N_HELDOUT_TEMPLATES, N_HELDOUT_TOPICS, STYLE_EMOTION, heldout_prompts,  # noqa: F401
-                                            load_paraphrases, load_style_corpus, split_corpus)
+from frozen_llm_modules.style_corpus import (  # noqa: F401
+    N_HELDOUT_TEMPLATES,
+    N_HELDOUT_TOPICS,
+    STYLE_EMOTION,
+    heldout_prompts,
+    load_paraphrases,
+    load_style_corpus,
+    split_corpus,
+)
 from interp.datasets import load_profile
 from interp.models import weights_hash
 from interp.positions import tokenize_batch

@@ -11,8 +11,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from interp.hook_names import hook_kind
 from interp.errors import ConfigError
+from interp.hook_names import hook_kind
 from interp.report_types import AnalysisReport, Headline, Table
 from interp.stats import Estimate
 from interp.threads import torch_threads

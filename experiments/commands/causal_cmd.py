@@ -14,9 +14,27 @@ from circuits.causal_report import SCREENED, selection_records
 from circuits.head_screening import ScreeningResult
 from circuits.heads import head_name
 from circuits.patching_analysis import head_patching_analysis
-from experiments.cli_common import (DeviceOpt, DtypeOpt, EmotionOpt, GenerateOpt, HeadsOpt, JsonOpt, MaxNewTokensOpt, ModelOpt,
-                                    ProfileOpt, RunsRootOpt, ScreeningOpt, SeedOpt, chosen_heads, fail, load_model_cli, parse_int_list,
-                                    parse_str_list, progress_bar, show_report)
+from experiments.cli_common import (
+    DeviceOpt,
+    DtypeOpt,
+    EmotionOpt,
+    GenerateOpt,
+    HeadsOpt,
+    JsonOpt,
+    MaxNewTokensOpt,
+    ModelOpt,
+    ProfileOpt,
+    RunsRootOpt,
+    ScreeningOpt,
+    SeedOpt,
+    chosen_heads,
+    fail,
+    load_model_cli,
+    parse_int_list,
+    parse_str_list,
+    progress_bar,
+    show_report,
+)
 from interp.datasets import EmotionDataset, EmotionRecord, load_dataset
 from interp.report_types import AnalysisReport
 from interp.run_context import RunContext

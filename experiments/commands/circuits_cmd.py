@@ -16,9 +16,27 @@ from circuits.head_screening import ScreeningResult
 from circuits.heads import parse_heads, validate_heads
 from circuits.ovqk_analysis import ovqk_analysis, vector_layers
 from circuits.screening_analysis import screening_analysis
-from experiments.cli_common import (DeviceOpt, DtypeOpt, EmotionOpt, HeadsOpt, JsonOpt, ModelOpt, ProfileOpt, RunsRootOpt,
-                                    ScreeningOpt, SeedOpt, chosen_heads, console, emit_json, fail, load_model_cli, parse_int_list,
-                                    parse_str_list, progress_bar, show_report)
+from experiments.cli_common import (
+    DeviceOpt,
+    DtypeOpt,
+    EmotionOpt,
+    HeadsOpt,
+    JsonOpt,
+    ModelOpt,
+    ProfileOpt,
+    RunsRootOpt,
+    ScreeningOpt,
+    SeedOpt,
+    chosen_heads,
+    console,
+    emit_json,
+    fail,
+    load_model_cli,
+    parse_int_list,
+    parse_str_list,
+    progress_bar,
+    show_report,
+)
 from experiments.pipeline import study_dataset
 from experiments.study_config import StudyConfig, StudySection
 from interp.activations import ActivationStore, extract_activations

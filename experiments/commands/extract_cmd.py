@@ -5,8 +5,22 @@ from pathlib import Path
 
 import typer
 
-from experiments.cli_common import (DeviceOpt, DtypeOpt, JsonOpt, ProfileOpt, RunsRootOpt, SeedOpt, console, emit_json, err_console,
-                                    load_model_cli, parse_int_list, parse_str_list, progress_bar, table)
+from experiments.cli_common import (
+    DeviceOpt,
+    DtypeOpt,
+    JsonOpt,
+    ProfileOpt,
+    RunsRootOpt,
+    SeedOpt,
+    console,
+    emit_json,
+    err_console,
+    load_model_cli,
+    parse_int_list,
+    parse_str_list,
+    progress_bar,
+    table,
+)
 from interp.activations import ActivationStore, extract_activations
 from interp.datasets import EmotionDataset, ValidationReport, load_dataset, validate
 from interp.hook_names import RESIDUAL_KINDS, expand_hooks

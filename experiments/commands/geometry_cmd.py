@@ -13,8 +13,22 @@ from pathlib import Path
 
 import typer
 
-from experiments.cli_common import (DeviceOpt, DtypeOpt, JsonOpt, ModelOpt, ProfileOpt, RunsRootOpt, SeedOpt, console, emit_json,
-                                    load_model_cli, parse_int_list, parse_str_list, progress_bar, table)
+from experiments.cli_common import (
+    DeviceOpt,
+    DtypeOpt,
+    JsonOpt,
+    ModelOpt,
+    ProfileOpt,
+    RunsRootOpt,
+    SeedOpt,
+    console,
+    emit_json,
+    load_model_cli,
+    parse_int_list,
+    parse_str_list,
+    progress_bar,
+    table,
+)
 from interp.activations import ActivationStore, extract_activations
 from interp.datasets import load_dataset
 from interp.errors import ConfigError, DatasetError, StoreError

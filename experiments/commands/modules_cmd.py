@@ -5,8 +5,19 @@ from pathlib import Path
 
 import typer
 
-from experiments.cli_common import (DeviceOpt, DtypeOpt, JsonOpt, RunsRootOpt, SeedOpt, console, emit_json, load_model_cli,
-                                    parse_int_list, progress_bar, table)
+from experiments.cli_common import (
+    DeviceOpt,
+    DtypeOpt,
+    JsonOpt,
+    RunsRootOpt,
+    SeedOpt,
+    console,
+    emit_json,
+    load_model_cli,
+    parse_int_list,
+    progress_bar,
+    table,
+)
 from frozen_llm_modules.chat import ChatSession
 from frozen_llm_modules.module_eval import evaluate_modules, resolve_pool
 from frozen_llm_modules.online import check_marker, run_adaptation_study

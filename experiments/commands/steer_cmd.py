@@ -11,8 +11,22 @@ from typing import Annotated
 
 import typer
 
-from experiments.cli_common import (DeviceOpt, DtypeOpt, JsonOpt, ModelOpt, RunsRootOpt, SeedOpt, err_console, fail, load_model_cli,
-                                    parse_float_list, parse_int_list, parse_str_list, progress_bar, show_report)
+from experiments.cli_common import (
+    DeviceOpt,
+    DtypeOpt,
+    JsonOpt,
+    ModelOpt,
+    RunsRootOpt,
+    SeedOpt,
+    err_console,
+    fail,
+    load_model_cli,
+    parse_float_list,
+    parse_int_list,
+    parse_str_list,
+    progress_bar,
+    show_report,
+)
 from interp.datasets import load_dataset, load_prompts
 from interp.hook_names import RESIDUAL_KINDS, block_hook, validate_layer
 from interp.run_context import RunContext

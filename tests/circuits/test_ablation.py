@@ -2,8 +2,8 @@ import pytest
 import torch
 
 from circuits.ablation import MODES, ablate, ablation_effects, ablation_hooks, ablation_reference, cumulative_ablation
-from circuits.heads import parse_heads, validate_heads
 from circuits.head_controls import control_p, matched_draws
+from circuits.heads import parse_heads, validate_heads
 from interp.errors import ConfigError, HookError
 from interp.positions import tokenize_batch
 

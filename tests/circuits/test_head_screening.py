@@ -1,8 +1,7 @@
 import pytest
 import torch
 
-from circuits.head_screening import (ScreeningResult, matched_neutral_keys, measure_heads, pair_neutrals,
-                                     position_matched_keys, screen_heads)
+from circuits.head_screening import ScreeningResult, matched_neutral_keys, measure_heads, pair_neutrals, position_matched_keys, screen_heads
 from interp.errors import ConfigError, DatasetError
 from tests.circuits.conftest import marked_dataset
 

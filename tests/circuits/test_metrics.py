@@ -5,8 +5,20 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from circuits.metrics import (CONTROL_WORDS, METRICS, WordSet, control_words, emotion_token_ids, emotion_words,
-                              encode_word_set, get_metric, metric_texts, word_logprob, word_logprob_texts, word_logprobs)
+from circuits.metrics import (
+    CONTROL_WORDS,
+    METRICS,
+    WordSet,
+    control_words,
+    emotion_token_ids,
+    emotion_words,
+    encode_word_set,
+    get_metric,
+    metric_texts,
+    word_logprob,
+    word_logprob_texts,
+    word_logprobs,
+)
 from interp.errors import ConfigError
 from interp.hook_names import hook_z
 from interp.lexicon import EMOTION_WORDS, STRONG_AFFECT_WORDS

@@ -50,7 +50,8 @@ def test_phase_registry_unknown_phase_names_the_phases():
 
 def test_phase_registry_feeds_study_config_and_report():
     from experiments.report import PHASE_TITLES
-    from experiments.study_config import PHASES as CONFIG_PHASES, PREREQUISITES, StudySection
+    from experiments.study_config import PHASES as CONFIG_PHASES
+    from experiments.study_config import PREREQUISITES, StudySection
 
     assert CONFIG_PHASES == phase_registry.names() and StudySection().phases == list(CONFIG_PHASES)
     assert PREREQUISITES == {p.name: p.prerequisites for p in PHASES}

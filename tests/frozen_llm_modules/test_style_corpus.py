@@ -8,9 +8,20 @@ import numpy as np
 import pytest
 
 from frozen_llm_modules.state import ModuleError
-from frozen_llm_modules.style_corpus import (N_HELDOUT_TEMPLATES, STYLE_EMOTION, build_rows, heldout_prompts, lexicon_overlap,
-                                             load_paraphrases, load_style_corpus, ngrams, shared_ngrams, skeleton, split_corpus,
-                                             templates)
+from frozen_llm_modules.style_corpus import (
+    N_HELDOUT_TEMPLATES,
+    STYLE_EMOTION,
+    build_rows,
+    heldout_prompts,
+    lexicon_overlap,
+    load_paraphrases,
+    load_style_corpus,
+    ngrams,
+    shared_ngrams,
+    skeleton,
+    split_corpus,
+    templates,
+)
 from frozen_llm_modules.style_markers import TARGET_MARKER, markers
 
 

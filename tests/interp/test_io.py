@@ -12,8 +12,16 @@ import torch
 
 import interp.io as io_mod
 from interp.errors import EmotionCircuitsError, StoreError
-from interp.io import (atomic_path, atomic_write_bytes, atomic_write_json, atomic_write_text, atomic_write_with,
-                       ensure_writable_dir, read_json, write_error)
+from interp.io import (
+    atomic_path,
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+    atomic_write_with,
+    ensure_writable_dir,
+    read_json,
+    write_error,
+)
 
 
 def _names(folder: Path) -> list[str]:

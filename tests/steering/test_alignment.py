@@ -4,9 +4,16 @@ import pytest
 import torch
 
 from interp.errors import ConfigError, DatasetError
-from steering.alignment import (AlignmentSide, evaluate_map, fit_map, fit_procrustes, fit_ridge, random_rotation,
-                                rotation_self_check, split_train_test)
-
+from steering.alignment import (
+    AlignmentSide,
+    evaluate_map,
+    fit_map,
+    fit_procrustes,
+    fit_ridge,
+    random_rotation,
+    rotation_self_check,
+    split_train_test,
+)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -10,9 +10,20 @@ import pytest
 import torch
 
 from interp.errors import ConfigError, HookError, StoreError
-from steering.export import (BlockDirections, block_of_hook, export_gguf, export_steering_vectors, from_steering_vector,
-                             hook_of_block, import_vectors, load_steering_vector, read_gguf, read_steering_vectors,
-                             select_vectors, to_steering_vector)
+from steering.export import (
+    BlockDirections,
+    block_of_hook,
+    export_gguf,
+    export_steering_vectors,
+    from_steering_vector,
+    hook_of_block,
+    import_vectors,
+    load_steering_vector,
+    read_gguf,
+    read_steering_vectors,
+    select_vectors,
+    to_steering_vector,
+)
 from steering.vectors import EmotionVector, load_vectors, save_vectors
 from tests.helpers import run_cli
 

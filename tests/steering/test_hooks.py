@@ -7,7 +7,7 @@ from interp.errors import ConfigError, HookError
 from interp.hook_names import resid_pre
 from interp.models import weights_hash
 from steering.generation import GenerationConfig, generate, prepare_prompts
-from steering.hooks import (PositionTracker, SteeringSpec, add_vector_hook, mean_resid_norm, steered, steering_hooks)
+from steering.hooks import PositionTracker, SteeringSpec, add_vector_hook, mean_resid_norm, steered, steering_hooks
 
 PROMPTS = ["hello there, friend", "hi"]
 

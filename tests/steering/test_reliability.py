@@ -7,7 +7,6 @@ import torch
 from interp.errors import DatasetError
 from steering.reliability import pair_key, strongest_band, vector_reliability
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 

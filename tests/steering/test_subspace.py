@@ -5,9 +5,16 @@ import pytest
 import torch
 
 from interp.errors import ConfigError, DatasetError
-from steering.subspace import (compare_subspaces, emotion_rows, overlap, pad_to, pca_subspace, principal_cosines,
-                               random_overlap_expected, random_overlap_sampled)
-
+from steering.subspace import (
+    compare_subspaces,
+    emotion_rows,
+    overlap,
+    pad_to,
+    pca_subspace,
+    principal_cosines,
+    random_overlap_expected,
+    random_overlap_sampled,
+)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

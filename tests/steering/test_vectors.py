@@ -4,7 +4,15 @@ import pytest
 import torch
 
 from interp.errors import DatasetError, HookError, StoreError
-from steering.vectors import EmotionVector, compute_emotion_vectors, cosine_matrix, load_vectors, mean_difference, norm_profile, save_vectors
+from steering.vectors import (
+    EmotionVector,
+    compute_emotion_vectors,
+    cosine_matrix,
+    load_vectors,
+    mean_difference,
+    norm_profile,
+    save_vectors,
+)
 
 
 def _planted(n=1000, d=64, scale=5.0, seed=0):
