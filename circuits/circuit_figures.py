@@ -8,8 +8,7 @@ from interp.stats import Estimate
 
 def ci_text(est: Estimate, spec: str = ".3f", *, value: bool = True) -> str:
     """``"0.123 [0.045, 0.201]"`` (or only ``"[0.045, 0.201]"`` with ``value=False``), numbers in format ``spec``."""
-    ci = f"[{est.lo:{spec}}, {est.hi:{spec}}]"
-    return f"{est.value:{spec}} {ci}" if value else ci
+    return f"{est:{spec}}" if value else f"[{est.lo:{spec}}, {est.hi:{spec}}]"
 
 
 def layer_head_heatmap(values, *, title: str, hover=None, hover_name: str = "value"):

@@ -29,6 +29,15 @@ class Estimate:
     def __str__(self) -> str:
         return f"{self.value:.4g} [{self.lo:.4g}, {self.hi:.4g}]"
 
+    def __format__(self, spec: str) -> str:
+        """``f"{est:+.3f}"`` → ``"+0.123 [-0.045, +0.300]"``: value and CI in one number format (empty: ``str``).
+
+        The one text form of an estimate with its CI; every table and headline note uses it.
+        """
+        if not spec:
+            return str(self)
+        return f"{self.value:{spec}} [{self.lo:{spec}}, {self.hi:{spec}}]"
+
 
 def _rng(seed: int | np.random.Generator) -> np.random.Generator:
     return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)

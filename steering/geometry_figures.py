@@ -42,8 +42,8 @@ def norm_profile_figure(layers: list[dict], *, title: str = "emotion vector L2 n
 
 def ci_text(e: Estimate | dict) -> str:
     """``"value [lo, hi]"`` to 3 decimals, from an :class:`~interp.stats.Estimate` or its ``to_dict()``."""
-    d = e.to_dict() if isinstance(e, Estimate) else e
-    return f"{d['value']:.3f} [{d['lo']:.3f}, {d['hi']:.3f}]"
+    est = e if isinstance(e, Estimate) else Estimate(e["value"], e["lo"], e["hi"])
+    return f"{est:.3f}"
 
 
 def centre_cosine_matrices(records: list[dict], layer: int) -> dict[str, dict]:

@@ -30,7 +30,7 @@ DEFAULT_EXAMPLES = 6
 
 def ci(est: Estimate) -> str:
     """``+0.123 [+0.045, +0.201]``: a signed effect with its 95% CI, as the sweep's tables show it."""
-    return f"{est.value:+.3f} [{est.lo:+.3f}, {est.hi:+.3f}]"
+    return f"{est:+.3f}"
 
 
 def check_scorer_names(names: Sequence[str]) -> None:

@@ -287,3 +287,17 @@ def test_sign_flip_pvalue_floor_and_seed():
     p = sign_flip_pvalue(d, n_perm=999, seed=0)
     assert 1 / 1000 <= p < 0.01
     assert sign_flip_pvalue(D, n_perm=300, seed=4) == sign_flip_pvalue(D, n_perm=300, seed=np.random.default_rng(4))
+
+
+def test_estimate_format_is_the_one_ci_text():
+    """``f"{est:+.3f}"`` formats value and CI alike; the analyses' table helpers are this format."""
+    from circuits.causal_report import signed
+    from circuits.circuit_figures import ci_text as circuit_ci
+    from steering.geometry_figures import ci_text as geometry_ci
+    from steering.sweep_analysis import ci as sweep_ci
+
+    e = Estimate(0.1234, -0.0456, 0.3)
+    assert f"{e:+.3f}" == "+0.123 [-0.046, +0.300]" == sweep_ci(e) == signed(e)
+    assert f"{e:.3f}" == "0.123 [-0.046, 0.300]" == geometry_ci(e) == geometry_ci(e.to_dict()) == circuit_ci(e)
+    assert f"{e}" == str(e) == "0.1234 [-0.0456, 0.3]"
+    assert circuit_ci(e, value=False) == "[-0.046, 0.300]"
