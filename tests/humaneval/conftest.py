@@ -1,6 +1,8 @@
-"""Run-time shape checks (jaxtyping + beartype) for ``humaneval``, as pyproject's --jaxtyping-packages does for the others.
+"""Run-time shape checks (jaxtyping + beartype) for ``humaneval`` when pytest runs without pyproject's addopts.
 
-Skipped where ``humaneval`` is already imported or already named in --jaxtyping-packages (no double hook).
+pyproject's --jaxtyping-packages names ``humaneval`` (installed before any test module imports it: the CLI modules
+import humaneval at their top, so a hook installed here, at collection, would come too late in a full run). This
+fallback is skipped where ``humaneval`` is already imported or already named there (no double hook).
 """
 
 import sys
