@@ -1,7 +1,9 @@
 """Text scorers for steered generations: one number per text per column, all offline.
 
 A scorer is any object with a ``name``, the ``columns`` it fills and
-``score(texts, *, prompts=None) -> {column: [float per text]}``. Built-in scorers are
+``score(texts, *, prompts=None) -> {column: [float per text]}``. A scorer whose own score is trivially
+zero on lexicon-masked text (a marker count) also provides ``score_masked(masked_texts, *, prompts=None)``:
+a different, non-lexical signal of the same columns, used for the ``<column>_masked`` twins. Built-in scorers are
 registered by name; users add their own (e.g. a Hugging Face classifier from the hub) with
 :func:`register_scorer`:
 
@@ -10,6 +12,9 @@ registered by name; users add their own (e.g. a Hugging Face classifier from the
 Built-ins: ``sentiment`` (VADER), ``nrc`` (NRC emotion lexicon), ``keywords`` (emotion words
 per target emotion), ``fluency`` (perplexity under an unsteered model + repetition; needs
 ``model=``), ``politeness`` (ConvoKit politeness strategies; optional extra),
+``formality`` (Heylighen–Dewaele F-score from spaCy POS tags; optional extra), the English attribute marker
+scorers ``politeness_markers``, ``humour_markers``, ``threat_markers`` and ``markers`` (any registry label;
+:mod:`interp.evaluators.attribute_markers`),
 ``hf_classifier`` (any local or hub sequence classifier; needs ``model_name_or_path=``), and for
 Japanese text ``keigo`` (honorific markers) and ``ja_sentiment`` (polarity lexicon), both by
 morphological analysis (optional extra ``ja``), and ``ja_keywords`` (emotion expressions).
@@ -41,6 +46,11 @@ _BUILTIN: dict[str, str] = {
     "keywords": "interp.evaluators.keywords:KeywordScorer",
     "fluency": "interp.evaluators.fluency:FluencyScorer",
     "politeness": "interp.evaluators.politeness:PolitenessScorer",
+    "formality": "interp.evaluators.formality:FormalityScorer",
+    "politeness_markers": "interp.evaluators.attribute_markers:PolitenessMarkerScorer",
+    "humour_markers": "interp.evaluators.attribute_markers:HumourMarkerScorer",
+    "threat_markers": "interp.evaluators.attribute_markers:ThreatMarkerScorer",
+    "markers": "interp.evaluators.attribute_markers:MarkerScorer",
     "hf_classifier": "interp.evaluators.hf_classifier:HFClassifierScorer",
     "keigo": "interp.evaluators.japanese:KeigoScorer",
     "ja_sentiment": "interp.evaluators.japanese:JapaneseSentimentScorer",
@@ -89,8 +99,10 @@ def score_texts(texts: Sequence[str], scorers: Sequence[Scorer], *, prompts: Seq
                 mask_emotion: str | None = None) -> dict[str, list[float]]:
     """Run every scorer on ``texts``; return all columns (checked: one value per text, no clashes).
 
-    With ``mask_emotion``, every maskable scorer also scores the texts with that emotion's lexicon words
-    masked (:mod:`interp.evaluators.masking`); those columns are ``<column>_masked``.
+    With ``mask_emotion`` (an emotion or any label with an English word lexicon, see
+    :func:`interp.evaluators.masking.label_lexicon`), every maskable scorer also scores the texts with that
+    label's lexicon words masked (:mod:`interp.evaluators.masking`); those columns are ``<column>_masked``,
+    from the scorer's ``score_masked`` where it has one.
     """
     texts = list(texts)
     if prompts is not None and len(prompts) != len(texts):
@@ -110,7 +122,7 @@ def score_texts(texts: Sequence[str], scorers: Sequence[Scorer], *, prompts: Seq
     for s in scorers:
         put(s, s.score(texts, prompts=prompts), lambda c: c)
         if masked is not None and is_maskable(s):
-            put(s, s.score(masked, prompts=prompts), masked_column)
+            put(s, getattr(s, "score_masked", s.score)(masked, prompts=prompts), masked_column)
     return out
 
 

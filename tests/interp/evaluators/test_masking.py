@@ -4,7 +4,7 @@ import pytest
 
 from interp.errors import ConfigError
 from interp.evaluators import make_scorer, score_texts
-from interp.evaluators.masking import PLACEHOLDER, count_masked, mask_emotion_words
+from interp.evaluators.masking import PLACEHOLDER, count_masked, label_lexicon, mask_emotion_words, maskable_labels
 from interp.lexicon import EMOTION_WORDS, words
 
 
@@ -31,6 +31,7 @@ def test_placeholder_is_neutral_for_every_scorer():
     for col, vals in out.items():
         assert vals == [0.0, 0.0], col
     assert all(PLACEHOLDER not in ws for ws in EMOTION_WORDS.values())
+    assert all(PLACEHOLDER not in words(e) for lab in maskable_labels() for e in label_lexicon(lab))  # attribute lexicons too
 
 
 def test_score_texts_adds_masked_twins_for_content_scorers_only(tiny_model):
@@ -46,5 +47,11 @@ def test_score_texts_adds_masked_twins_for_content_scorers_only(tiny_model):
 
 
 def test_mask_unknown_emotion_is_an_error():
-    with pytest.raises(ConfigError, match="no lexicon to mask for emotion 'joy'"):
+    with pytest.raises(ConfigError, match="no lexicon to mask for label 'joy'; English word lexicons exist for gratitude, anger, apology, "):
         mask_emotion_words("hi", "joy")
+
+
+def test_emotion_labels_resolve_to_the_emotion_lexicon_and_others_to_the_registry():
+    assert label_lexicon("gratitude") is EMOTION_WORDS["gratitude"]
+    assert "or else" in label_lexicon("threatening") and label_lexicon("threat:threatening") == label_lexicon("threatening")
+    assert maskable_labels()[:3] == list(EMOTION_WORDS) and "formality:casual" in maskable_labels()
