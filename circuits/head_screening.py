@@ -39,6 +39,7 @@ from torch import Tensor
 
 from circuits.circuit_figures import layer_head_heatmap
 from circuits.heads import Head, head_name
+from interp.attributes import reference_label
 from interp.errors import ConfigError, DatasetError
 from interp.figures import save_plotly
 from interp.hook_names import hook_pattern
@@ -241,8 +242,11 @@ def _weights(rows: list[tuple[list[int], list[int]]], width: int, device) -> Ten
 @torch.no_grad()
 def screen_heads(model, ds, *, emotions: list[str] | None = None, query: str = "end", matching: str = "position",
                  batch_size: int = 32, n_boot: int = 1000, n_perm: int = 1000, seed: int = 0,
-                 progress=None) -> ScreeningResult:
+                 progress=None, reference: str | None = None) -> ScreeningResult:
     """Screen every head of ``model`` on dataset ``ds`` (needs emotion and ``neutral`` sentences).
+
+    "Neutral" is the reference label: ``reference``, default the dataset's (:func:`interp.attributes.reference_label`:
+    the registry's for its attribute and language, ``neutral`` for emotion).
 
     Returns:
         :class:`ScreeningResult` with [emotion layer head] deltas (attention probability units).
@@ -252,12 +256,13 @@ def screen_heads(model, ds, *, emotions: list[str] | None = None, query: str = "
     if matching not in MATCHINGS:
         raise ConfigError(f"unknown neutral matching {matching!r}; choose one of {', '.join(MATCHINGS)}")
     present = ds.emotions
-    if "neutral" not in present:
-        raise DatasetError("screening needs neutral sentences for the matched baseline; the dataset has none")
-    emotions = emotions or [e for e in present if e != "neutral"]
+    neutral = reference or reference_label(ds.records) or "neutral"
+    if neutral not in present:
+        raise DatasetError(f"screening needs {neutral} sentences (the reference label) for the matched baseline; the dataset has none")
+    emotions = emotions or [e for e in present if e != neutral]
     for e in emotions:
-        if e not in present or e == "neutral":
-            raise DatasetError(f"unknown emotion {e!r}; the dataset has: {', '.join(x for x in present if x != 'neutral')}")
+        if e not in present or e == neutral:
+            raise DatasetError(f"unknown emotion {e!r}; the dataset has: {', '.join(x for x in present if x != neutral)}")
     recs = ds.records
     n_layers, n_heads = model.cfg.n_layers, model.cfg.n_heads
     device = next(model.parameters()).device
@@ -268,7 +273,7 @@ def screen_heads(model, ds, *, emotions: list[str] | None = None, query: str = "
         lens.append(tb.lengths[0])
         spans.append(tb.span_positions[0])
     emo_idx = {e: [i for i, r in enumerate(recs) if r.emotion == e] for e in emotions}
-    neu_idx = [i for i, r in enumerate(recs) if r.emotion == "neutral"]
+    neu_idx = [i for i, r in enumerate(recs) if r.emotion == neutral]
     # (query, key) positions per (config, record, partner): config c = emotion c; emotion rows use their own span;
     # a neutral row's keys depend on the emotion sentence it is matched to (several partners → several rows)
     qk: dict[tuple[int, int], list[tuple[list[int], list[int]]]] = {}

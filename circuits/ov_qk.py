@@ -42,6 +42,7 @@ from torch import Tensor
 from circuits.head_patching import kv_head
 from circuits.heads import Head, head_name, validate_heads
 from circuits.metrics import emotion_words
+from interp.attributes import reference_label
 from interp.capture import record
 from interp.errors import ConfigError
 from interp.hook_names import hook_pattern
@@ -222,8 +223,10 @@ def _collect(model, ds, layers: list[int], batch_size: int) -> tuple[dict, dict,
 
 
 def ovqk_evidence(model, ds, heads: Sequence[Head], vectors: dict[int, dict], *, top_k: int = 15, batch_size: int = 32,
-                  seed: int = 0) -> OVQKResult:
+                  seed: int = 0, reference: str | None = None) -> OVQKResult:
     """OV/QK evidence for ``heads`` on dataset ``ds``. ``vectors``: ``{layer: {emotion: EmotionVector at resid_post(layer)}}``.
+
+    "Neutral" is ``reference``, default the dataset's reference label (:func:`interp.attributes.reference_label`).
 
     The report over it (headline, roles, tables) is :func:`circuits.ovqk_analysis.ovqk_analysis`.
     """
@@ -235,8 +238,9 @@ def ovqk_evidence(model, ds, heads: Sequence[Head], vectors: dict[int, dict], *,
     xs, pats, meta, post_rms = _collect(model, ds, layers, batch_size)
     ww = torch.tensor(whole_word_vocab(model), dtype=torch.long)
     ww_set = set(ww.tolist())
-    emotions = sorted({e for e, *_ in meta if e != "neutral"})
-    neutral = [i for i, m in enumerate(meta) if m[0] == "neutral"]
+    ref = reference or reference_label(ds.records) or "neutral"
+    emotions = sorted({e for e, *_ in meta if e != ref})
+    neutral = [i for i, m in enumerate(meta) if m[0] == ref]
     g = torch.Generator().manual_seed(seed)
     rand_dirs = torch.randn(32, model.cfg.d_model, generator=g)
     rand_dirs = rand_dirs / rand_dirs.norm(dim=-1, keepdim=True)

@@ -12,6 +12,7 @@ from circuits.head_screening import ScreeningResult
 from circuits.heads import Head
 from circuits.ov_qk import OVQKResult, ovqk_evidence
 from circuits.roles import HeadRole, assign_roles
+from interp.attributes import reference_label
 from interp.errors import ConfigError
 from interp.report_types import AnalysisReport, Headline, Table
 
@@ -72,9 +73,10 @@ def ovqk_analysis(model, dataset, heads: Sequence[Head], vectors: dict[int, dict
         emotion: the emotion the headline reports (each head's OV write along its vector, emotion − neutral).
         top: the number of top screened heads ``heads`` came from (for the report's text; None = given by hand).
     """
-    if emotion == "neutral" or emotion not in dataset.emotions:
+    ref = reference_label(dataset.records) or "neutral"
+    if emotion == ref or emotion not in dataset.emotions:
         raise ConfigError(f"emotion {emotion!r} has no sentences to report on; the dataset has: "
-                          f"{', '.join(e for e in dataset.emotions if e != 'neutral')}")
+                          f"{', '.join(e for e in dataset.emotions if e != ref)}")
     evidence = ovqk_evidence(model, dataset, heads, vectors, top_k=top_k, batch_size=batch_size, seed=seed)
     roles = assign_roles(screening, evidence) if screening is not None else []
     return OvQkReport(emotion, evidence, roles, top)

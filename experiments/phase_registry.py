@@ -51,8 +51,11 @@ PHASES: tuple[Phase, ...] = (
     Phase("ablate", "Phase 6 — head ablation", ("screen",), "ablate", "experiments.phases_causal:phase_ablate"),
     Phase("patch_heads", "Phase 7 — head patching", ("screen",), "patch_heads", "experiments.phases_causal:phase_patch_heads"),
     Phase("ovqk", "Phase 9 — OV/QK roles", ("screen", "vectors"), "ovqk", "experiments.phases_circuits:phase_ovqk"),
+    Phase("interference", "Phase 10 — attribute interference matrix", (), "interference", "experiments.phases_attributes:phase_interference"),
+    Phase("crosslingual", "Phase 10 — English and Japanese in one model", ("extract",), "crosslingual",
+          "experiments.phases_attributes:phase_crosslingual"),
 )
-"""Every phase, in execution order (master plan phases 1, 2, 3, 3.5, 3.5, 4–5, 6, 6, 7, 9)."""
+"""Every phase, in execution order (master plan phases 1, 2, 3, 3.5, 3.5, 4–5, 6, 6, 7, 9, 10, 10)."""
 
 _BY_NAME = {p.name: p for p in PHASES}
 

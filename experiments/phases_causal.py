@@ -24,7 +24,7 @@ def phase_ablate(state: StudyState, out: Path) -> dict:
     report = ablation_analysis(
         state.model(state.cfg.study.model), {e: scr.top_heads(e, cfg.max_k) for e in cfg.emotions},
         {e: evaluation.by_emotion(e) for e in cfg.emotions}, ks=default_ks(cfg.max_k, cfg.ks),
-        reference_texts=state.texts("neutral", "selection"), selected=selection_records(scr, state.dataset.records), mode=cfg.mode,
+        reference_texts=state.texts(state.reference, "selection"), selected=selection_records(scr, state.dataset.records), mode=cfg.mode,
         metric=cfg.metric, n_random=cfg.n_random, stop_after=cfg.stop_after, n_sentences=cfg.n_sentences,
         generate_prompts=cfg.generate_prompts, generate_random=cfg.generate_random, max_new_tokens=cfg.max_new_tokens,
         seed=state.cfg.study.seed, fix=_FIX.format("[ablate] generate_prompts"), progress=state.progress)
@@ -39,7 +39,7 @@ def phase_patch_heads(state: StudyState, out: Path) -> dict:
     evaluation = state.split.part("evaluation")
     report = head_patching_analysis(
         state.model(state.cfg.study.model), {e: scr.top_heads(e, 1) for e in cfg.emotions},
-        {e: evaluation.by_emotion(e) for e in cfg.emotions}, evaluation.by_emotion("neutral"),
+        {e: evaluation.by_emotion(e) for e in cfg.emotions}, evaluation.by_emotion(state.reference),
         selected=selection_records(scr, state.dataset.records), modes=cfg.modes, n_pairs=cfg.n_pairs, n_random=cfg.n_random,
         stop_after=cfg.stop_after, metric=cfg.metric, generate_prompts=cfg.generate_prompts, generate_random=cfg.generate_random,
         max_new_tokens=cfg.max_new_tokens, seed=state.cfg.study.seed,

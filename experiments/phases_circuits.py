@@ -36,7 +36,8 @@ def phase_ovqk(state: StudyState, out: Path) -> dict:
     scr = ScreeningResult.load(state.ctx.path / "screen" / "screening.json")
     heads = screened_heads(m, scr, [cfg.emotion], cfg.top_heads)
     store = state.store()
-    vectors = {l: compute_emotion_vectors(store, resid_post(l)) for l in vector_layers(heads)}
+    ref = state.reference
+    vectors = {l: compute_emotion_vectors(store, resid_post(l), contrast=ref, reference=ref) for l in vector_layers(heads)}
     report = ovqk_analysis(m, state.dataset, heads, vectors, emotion=cfg.emotion, screening=scr, top=cfg.top_heads,
                            seed=state.cfg.study.seed)
     report.save(out)

@@ -21,7 +21,7 @@ def vectors_file(state: StudyState) -> Path:
 
 
 def _pairs(state: StudyState) -> dict:
-    return pair_map(state.dataset.records) if state.dataset is not None else {}
+    return pair_map(state.dataset.records, reference=state.reference) if state.dataset is not None else {}
 
 
 def phase_vectors(state: StudyState, out: Path) -> dict:
@@ -29,13 +29,15 @@ def phase_vectors(state: StudyState, out: Path) -> dict:
 
     Vectors are saved at every stored hook (the sweep steers at resid_pre, OV/QK reads resid_post), from every sentence.
     """
-    cfg, st, pairs = state.cfg.vectors, state.store(), _pairs(state)
-    transfer, notes = transfer_extractor(lambda: state.model(state.cfg.study.model), out / "transfer", pairs=pairs)
+    cfg, st, pairs, spec = state.cfg.vectors, state.store(), _pairs(state), state.spec
+    transfer, notes = transfer_extractor(lambda: state.model(state.cfg.study.model), out / "transfer", pairs=pairs,
+                                         reference=spec.reference, attribute=state.cfg.study.attribute, language=spec.language)
     rep = vectors_analysis(st, hooks_of_kind(st, cfg.hook), selection=state.split_indices("selection"),
                            evaluation=state.split_indices("evaluation"), split=state.split.describe(), methods=cfg.methods,
                            contrasts=(cfg.contrast,), vector_hooks=st.hooks, n_boot=cfg.n_boot, n_splits=20, n_shuffle=30,
                            folds=cfg.probe_folds, layer_probe_shuffles=1, probe_shuffles=cfg.probe_shuffles, seed=state.cfg.study.seed,
-                           pairs=pairs, transfer=transfer, notes=notes, progress=state.progress)
+                           pairs=pairs, transfer=transfer, notes=notes, progress=state.progress, reference=spec.reference,
+                           labels=spec.contrast_labels, find=spec.find if spec.lexicons else None, language=spec.language)
     rep.save(out)
     return rep.summary()
 
@@ -46,7 +48,7 @@ def phase_subspace(state: StudyState, out: Path) -> dict:
     rep = subspace_analysis(st, hooks_of_kind(st, state.cfg.vectors.hook), selection=state.split_indices("selection"),
                             evaluation=state.split_indices("evaluation"), split=state.split.describe(), k=cfg.k,
                             methods=("sentence_end", "token_matched"), layer_shuffles=cfg.layer_shuffles, n_shuffle=cfg.n_shuffle,
-                            n_boot=20, seed=state.cfg.study.seed, pairs=_pairs(state), progress=state.progress)
+                            n_boot=20, seed=state.cfg.study.seed, pairs=_pairs(state), progress=state.progress, reference=state.reference)
     rep.save(out)
     return rep.summary()
 
@@ -63,6 +65,7 @@ def phase_align(state: StudyState, out: Path) -> dict:
     rep = align_analysis(sa, sb, hook=state.cfg.vectors.hook, layer_a=cfg.layer_a if cfg.layer_a >= 0 else None,
                          layer_b=cfg.layer_b if cfg.layer_b >= 0 else None, selection_a=selection(sa), selection_b=selection(sb),
                          evaluate_on={r.text for r in state.split.part("evaluation").records}, k=state.cfg.subspace.k,
-                         alpha=cfg.ridge, test_fraction=cfg.holdout, n_boot=200, seed=state.cfg.study.seed, progress=state.progress)
+                         alpha=cfg.ridge, test_fraction=cfg.holdout, n_boot=200, seed=state.cfg.study.seed, progress=state.progress,
+                         reference=state.reference)
     rep.save(out)
     return rep.summary()

@@ -26,6 +26,7 @@ from pathlib import Path
 from experiments import phase_registry
 from experiments.study_config import StudyConfig
 from interp.activations import ActivationStore
+from interp.attributes import DEFAULT_ATTRIBUTE, DEFAULT_LANGUAGE
 from interp.datasets import EmotionDataset, load_dataset
 from interp.errors import ConfigError
 from interp.integrity import tree_problem, tree_records
@@ -58,6 +59,16 @@ class StudyState:
     def split_indices(self, name: str) -> list[int]:
         """Indices into ``dataset.records`` (and so into the activation store) of the ``selection`` or ``evaluation`` split."""
         return self.split.indices(name, [r.id for r in self.dataset.records])
+
+    @property
+    def spec(self):
+        """The registry's data of the study's attribute and language (:class:`interp.attributes.LanguageData`)."""
+        return self.cfg.language_data()
+
+    @property
+    def reference(self) -> str:
+        """The reference label the others are contrasted with (``neutral`` for emotion)."""
+        return self.spec.reference
 
     def texts(self, emotion: str, split: str) -> list[str]:
         """Texts of ``emotion`` in the named split, in dataset order."""
@@ -98,6 +109,8 @@ def phase_key(state: StudyState, phase: str, model_hash: str, dataset_hash: str)
     dtype = dtype_name(parse_dtype(cfg.study.dtype))
     if dtype != "float32":
         extra["dtype"] = dtype  # only when not float32, so phases finished before [study] dtype existed stay reusable
+    if (cfg.study.attribute, cfg.study.language) != (DEFAULT_ATTRIBUTE, DEFAULT_LANGUAGE):
+        extra["attribute"] = [cfg.study.attribute, cfg.study.language]  # likewise: only off the default
     if phase == "extract" and cfg.enabled("align"):
         extra["model_b"] = cfg.align.model_b  # extract also stores model B's activations for alignment
     return _hash({"phase": phase, "model_hash": model_hash, "dataset_hash": dataset_hash, "section": section,
@@ -203,7 +216,7 @@ def open_study(cfg: StudyConfig, *, runs_root: Path, resume: bool) -> StudyState
     ctx.save()
     state = StudyState(cfg=cfg, ctx=ctx, runs_root=runs_root)
     state.dataset, state.split = study_dataset(cfg)
-    ctx.record_dataset(cfg.study.profile, state.dataset)
+    ctx.record_dataset(cfg.study.profile or f"{cfg.study.attribute}/{cfg.study.language}", state.dataset)
     ctx.manifest["split"] = state.split.describe()
     return state
 
@@ -238,10 +251,17 @@ def run_phase(state: StudyState, phase: str, fn: PhaseFn, on_progress: OnProgres
 def study_dataset(cfg: StudyConfig):
     """The study's dataset and its selection / evaluation split (``[study] split``).
 
-    ``halves``: the profile split per label. ``profile``: the dataset is the profile plus the records the
-    evaluation profile adds (so one activation store holds both); selection = the profile, evaluation = the additions.
+    The dataset is ``[study] profile`` (a profile name or file), or when empty the registry's data of the study's
+    attribute and language. ``halves``: split per label (records with a ``split`` field keep theirs). ``profile``: the
+    dataset is the profile plus the records the evaluation profile adds (so one activation store holds both);
+    selection = the profile, evaluation = the additions.
     """
-    ds = load_dataset(cfg.study.profile)
+    ds = load_dataset(cfg.study.profile) if cfg.study.profile else cfg.language_data().load()
+    kinds = sorted({(r.attribute, r.language) for r in ds.records})
+    if kinds != [(cfg.study.attribute, cfg.study.language)]:
+        raise ConfigError(f"[study] profile {cfg.study.profile!r} holds {', '.join(f'{a}/{lang}' for a, lang in kinds)} records, "
+                          f"but the study is of {cfg.study.attribute}/{cfg.study.language}; set [study] attribute and language "
+                          "to match the data, or choose another profile")
     if cfg.study.split == "halves":
         return ds, split_dataset(ds, fraction=cfg.study.split_fraction, seed=cfg.study.seed)
     sp = split_by_profile(ds, load_dataset(cfg.study.evaluation_profile))

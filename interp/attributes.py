@@ -26,14 +26,17 @@ Users add attributes in code (:func:`register_attribute`) or from a TOML/JSON fi
 
 Unknown attributes, languages, labels and file keys raise :class:`~interp.errors.ConfigError` listing the choices.
 
-**Not yet read from the registry** (issue 17, open): the analyses still take ``"neutral"`` as the contrast
-label — ``steering.vectors`` (``CONTRASTS``, matched-token rows), ``steering.reliability``, ``steering.subspace``,
-``steering.probes``, ``steering.geometry_report``, ``steering.store_alignment``, ``circuits.head_screening``
-(pair lookup), ``circuits.ov_qk``; the English lexicon is assumed by ``circuits.metrics`` (control words),
-``circuits.generation_effects``, the keyword scorer and ``interp.evaluators.masking``; study configs accept
-profile names only and default to the three English emotions (``experiments.study_config``); the gratitude ~
-anger cosine pair is fixed in ``experiments.phases_geometry`` and ``steering.geometry_report``. The sweep's and the
-circuit phases' target scores do read it (``steering.sweep.TARGET_SCORES``, ``circuits.generation_effects.TARGET_COLUMN``).
+**What reads the registry** (issue 17): study configs (``experiments.study_config``: ``[study] attribute``/``language``
+choose the data, the label lists default to the contrast labels, ``[vectors] contrast`` to the reference label,
+validation lists the registry's labels and checks the sweep's scorers against the language; ``[study] attribute_files``
+registers attribute files; ``[study] attributes`` runs one study per attribute), the study phases and the pipeline's
+dataset, the analyses' reference label (``reference=`` in ``steering.vectors``, ``steering.reliability``,
+``steering.subspace``, ``steering.probes`` (lexicon rule via :meth:`LanguageData.find`), ``steering.geometry_report``
+(pairwise cosines of all contrast labels; the headline pair is the first two), ``steering.store_alignment``; the
+circuits' ``head_screening`` and ``ov_qk`` read it off the dataset, :func:`reference_label`), the sweep's target
+scores (``steering.sweep.TARGET_SCORES``, ``circuits.generation_effects.TARGET_COLUMN``) and the commands' default
+label. **Still English-emotion only**: ``circuits.metrics`` (control words), ``circuits.generation_effects``
+and the keyword scorer.
 """
 
 import json
@@ -253,7 +256,7 @@ def _builtin() -> dict[str, Attribute]:
             pair_direction="to_label", length=_JA_LENGTH, pair_rule=default_pair_rule("ja")),
     ))
     politeness = Attribute("politeness", "requests with and without politeness marking (en); keigo levels (ja)", (
-        en_set("politeness", ("neutral", "polite", "impolite"), "neutral", {"polite": "politeness_count"}, ("politeness",)),
+        en_set("politeness", ("neutral", "polite", "impolite"), "neutral", {"polite": "politeness_markers"}, ("politeness_markers",)),
         LanguageData(
             "ja", (Label("casual"), Label("teineigo", "keigo_teineigo", KEIGO_LEXICON["teineigo"]),
                    Label("sonkeigo", "keigo_sonkeigo", KEIGO_LEXICON["sonkeigo"]),
@@ -263,16 +266,31 @@ def _builtin() -> dict[str, Attribute]:
             pair_direction="to_reference", length=_JA_LENGTH, pair_rule=PairRule(("ends_question", "ends_exclamation"), None)),
     ))
     formality = Attribute("formality", "formal written vs casual spoken register", (
-        en_set("formality", ("formal", "casual"), "formal"),))
+        en_set("formality", ("formal", "casual"), "formal", {"formal": "formality_f", "casual": "informality_f"}, ("formality",)),))
     humour = Attribute("humour", "literal statements vs the same situation as a joke", (
-        en_set("humour", ("literal", "humorous"), "literal"),))
+        en_set("humour", ("literal", "humorous"), "literal", {"humorous": "humour_markers"}, ("humour_markers",)),))
     threat = Attribute("threat", "firm lawful consequences vs intimidating threats", (
-        en_set("threat", ("firm", "threatening"), "firm"),))
+        en_set("threat", ("firm", "threatening"), "firm", {"threatening": "threat_markers"}, ("threat_markers",)),))
     return {a.name: a for a in (emotion, politeness, formality, humour, threat)}
 
 
 _BUILTIN: dict[str, Attribute] = {}
 _USER: dict[str, Attribute] = {}
+
+DEFAULT_ATTRIBUTE = "emotion"
+DEFAULT_LANGUAGE = "en"
+"""What a study, command or analysis works on unless told otherwise."""
+
+
+def default_data() -> LanguageData:
+    """The registry's data of :data:`DEFAULT_ATTRIBUTE` in :data:`DEFAULT_LANGUAGE` (labels, reference, profile, targets)."""
+    return get_attribute(DEFAULT_ATTRIBUTE).language(DEFAULT_LANGUAGE)
+
+
+def is_builtin(name: str) -> bool:
+    """Whether ``name`` is a built-in attribute (a user file may not redefine it)."""
+    _registry()
+    return name in _BUILTIN
 
 
 def _registry() -> dict[str, Attribute]:

@@ -613,10 +613,17 @@ def require_min_per_emotion(ds: EmotionDataset, emotions: list[str], minimum: in
             raise DatasetError(f"emotion {emo!r} has {n} sentence(s) in {ds.source}; at least {minimum} are needed")
 
 
-def load_prompts(path: str | Path | None = None) -> list[str]:
-    """Neutral generation prompts: the shipped set, or a user JSONL (``text`` field) / plain-text file."""
+PROMPT_FILES: dict[str, str] = {"en": "steering_prompts.jsonl", "ja": "steering_prompts_ja.jsonl"}
+"""The shipped neutral steering prompts per language."""
+
+
+def load_prompts(path: str | Path | None = None, *, language: str = "en") -> list[str]:
+    """Neutral generation prompts: the shipped set of ``language``, or a user JSONL (``text`` field) / plain-text file."""
     if path is None:
-        text = resources.files("interp").joinpath("data", "steering_prompts.jsonl").read_text(encoding="utf-8")
+        if language not in PROMPT_FILES:
+            raise DatasetError(f"no shipped steering prompts in language {language!r} (shipped: {', '.join(PROMPT_FILES)}); "
+                               "give a prompt file")
+        text = resources.files("interp").joinpath("data", PROMPT_FILES[language]).read_text(encoding="utf-8")
         return [json.loads(line)["text"] for line in text.splitlines() if line.strip()]
     p = Path(path)
     if not p.exists():

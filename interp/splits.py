@@ -9,7 +9,9 @@ Records are assigned by a hash of ``seed`` and their *group key*: a record's ``p
 has one (a matched neutral counterpart follows its emotion sentence into the same split),
 otherwise its ``id``. Within each label the records are ordered by that hash and the first
 ``round(fraction · n)`` go to the selection split, so the split is stable when records are
-appended and does not depend on file order.
+appended and does not depend on file order. A record that carries its own ``split`` field
+(``selection`` or ``evaluation``, validated by :mod:`interp.datasets`) is put there, with its pair; the
+seeded hash splits only the records without one.
 """
 
 import hashlib
@@ -85,7 +87,10 @@ def check_disjoint(a: Sequence[EmotionRecord], b: Sequence[EmotionRecord], *, wh
 
 
 def split_dataset(ds: EmotionDataset, *, fraction: float = 0.5, seed: int = 0) -> DataSplit:
-    """Split ``ds`` per label into selection (``fraction``) and evaluation (the rest) by seeded hash of the group key."""
+    """Split ``ds`` per label into selection (``fraction``) and evaluation (the rest) by seeded hash of the group key.
+
+    Records with a ``split`` field (and the records paired with them) go to that split; ``fraction`` applies to the rest.
+    """
     if not 0.0 < fraction < 1.0:
         raise DatasetError(f"split fraction must be strictly between 0 and 1 (share of each label used for selection), got {fraction}")
     ids = {r.id for r in ds.records}
@@ -94,11 +99,15 @@ def split_dataset(ds: EmotionDataset, *, fraction: float = 0.5, seed: int = 0) -
         pid = getattr(r, "pair_id", None)
         return bool(pid) and pid != r.id and pid in ids
 
+    fixed: dict[str, str] = {}  # leader id -> the split its record or a follower fixes
+    for r in ds.records:
+        if getattr(r, "split", None):
+            fixed.setdefault(r.pair_id if follows(r) else r.id, r.split)
     leaders: dict[str, list[EmotionRecord]] = {}
     for r in ds.records:
-        if not follows(r):
+        if not follows(r) and r.id not in fixed:
             leaders.setdefault(r.emotion, []).append(r)
-    selected: set[str] = set()
+    selected: set[str] = {rid for rid, part in fixed.items() if part == "selection"}
     for rs in leaders.values():
         ranked = sorted(rs, key=lambda r: _rank(seed, r.id))
         selected.update(r.id for r in ranked[:round(fraction * len(rs))])

@@ -19,6 +19,7 @@ from interp.threads import torch_threads
 from steering import geometry_figures as gf
 from steering.geometry_figures import ci_text
 from steering.geometry_report import SubspaceGeometry, VectorGeometry, subspace_geometry, vector_geometry
+from steering.reliability import pair_key
 from steering.store_alignment import StoreAlignment, align_stores, hook_layer, strongest_layer
 from steering.vectors import METHODS, EmotionVector, compute_emotion_vectors, save_vectors
 
@@ -76,7 +77,7 @@ class VectorsReport(AnalysisReport):
         out.append(Headline("strongest band (layers)", f"{g.band[0]}–{g.band[-1]}",
                             note=f"{g.band_method} signal ratio ||v||²/shuffled-label ||v||² on the selection split, widest 3-layer band"))
         for r in g.records:
-            if r["layer"] == g.centre:
+            if r["layer"] == g.centre and g.pair:
                 c, n = r["reliability"]["cosine"][g.pair], r["reliability"]["cosine_null"][g.pair]
                 which = r["method"] if len(self.contrasts) == 1 else f"{r['method']}, vs {r['contrast']}"
                 out.append(Headline.of(f"cos {g.pair} at band centre ({which})", _est(c), baseline=f"shuffled labels {ci_text(n)}",
@@ -91,8 +92,15 @@ class VectorsReport(AnalysisReport):
                  round(probe[r["hook"], r["method"]]["accuracy"]["value"], 3)]
                 for r in g.records if r["method"] == g.band_method and r["contrast"] == self.contrasts[0]]
         emos = g.records[0]["reliability"]["emotions"]
-        return [Table(f"per layer ({g.band_method}; signal/null on selection, the rest on evaluation)",
-                      ["layer", "signal/null (sel.)", *[f"‖{e}‖" for e in emos], "probe acc (CV)"], rows)]
+        pairs = [pair_key(a, b) for i, a in enumerate(emos) for b in emos[i + 1:]]
+        cos_rows = [[p, r["method"], r["contrast"], ci_text(r["reliability"]["cosine"][p]), ci_text(r["reliability"]["cosine_null"][p])]
+                    for r in g.records if r["layer"] == g.centre for p in pairs]
+        out = [Table(f"per layer ({g.band_method}; signal/null on selection, the rest on evaluation)",
+                     ["layer", "signal/null (sel.)", *[f"‖{e}‖" for e in emos], "probe acc (CV)"], rows)]
+        if cos_rows:
+            out.append(Table(f"pairwise cosines at band centre (layer {g.centre}; evaluation split)",
+                             ["pair", "method", "contrast", "cosine [95% CI]", "shuffled labels"], cos_rows))
+        return out
 
     def text(self) -> str:
         g, tb = self.geometry, self.geometry.text_baselines
@@ -117,7 +125,8 @@ def vectors_analysis(store, hooks: list[str], *, selection: list[int], evaluatio
                      n_splits: int = 20, n_shuffle: int = 30, folds: int = 5, layer_probe_shuffles: int = 1,
                      probe_shuffles: int = 200, band_width: int = 3, seed: int = 0, pairs: dict | None = None,
                      transfer: Callable | None = None, notes: Sequence[str] = (),
-                     progress: Callable[[int, int], None] | None = None) -> VectorsReport:
+                     progress: Callable[[int, int], None] | None = None, reference: str = "neutral",
+                     labels: Sequence[str] | None = None, find: Callable | None = None, language: str = "en") -> VectorsReport:
     """Emotion vectors, their reliability, the strongest band and probes (:func:`~steering.geometry_report.vector_geometry`).
 
     Args:
@@ -126,13 +135,16 @@ def vectors_analysis(store, hooks: list[str], *, selection: list[int], evaluatio
         vector_hooks: hooks whose vectors (every method in :data:`~steering.vectors.METHODS`, each of ``contrasts``,
             from every sentence) are saved; default ``hooks``.
         transfer, notes: :func:`~steering.geometry_report.transfer_extractor`'s pair (implicit / trap sets).
+        reference, labels, find: the reference label, the contrast labels in registry order (their first two make the
+            headline cosine) and the lexicon rule's finder (:mod:`interp.attributes`; defaults: English emotion); ``language``:
+            the sentences' (the bag-of-words baseline's tokens).
     """
     geo = vector_geometry(store, hooks, selection=selection, evaluation=evaluation, methods=list(methods), contrasts=tuple(contrasts),
                           n_boot=n_boot, n_splits=n_splits, n_shuffle=n_shuffle, folds=folds, layer_probe_shuffles=layer_probe_shuffles,
                           probe_shuffles=probe_shuffles, band_width=band_width, seed=seed, pairs=pairs, transfer=transfer,
-                          progress=progress)
+                          progress=progress, reference=reference, labels=labels, find=find, language=language)
     vectors = {f"{m}_{c}": [v for h in (vector_hooks or hooks)
-                            for v in compute_emotion_vectors(store, h, method=m, contrast=c, pairs=pairs).values()]
+                            for v in compute_emotion_vectors(store, h, method=m, contrast=c, pairs=pairs, reference=reference).values()]
                for m in METHODS for c in contrasts}
     return VectorsReport(geo, hook_kind(hooks[0]) or hooks[0], tuple(methods), tuple(contrasts), n_boot, split,
                          [*notes, *geo.notes], vectors)
@@ -193,10 +205,11 @@ class SubspaceReport(AnalysisReport):
 def subspace_analysis(store, hooks: list[str], *, selection: list[int], evaluation: list[int], split: dict, k: int = 10,
                       methods: tuple[str, str] = ("sentence_end", "token_matched"), layer_shuffles: int = 20, n_shuffle: int = 100,
                       n_boot: int = 20, seed: int = 0, pairs: dict | None = None,
-                      progress: Callable[[int, int], None] | None = None) -> SubspaceReport:
-    """Difference-subspace overlaps vs label-shuffled and neutral-only nulls (:func:`~steering.geometry_report.subspace_geometry`)."""
+                      progress: Callable[[int, int], None] | None = None, reference: str = "neutral") -> SubspaceReport:
+    """Difference-subspace overlaps vs label-shuffled and reference-only nulls (:func:`~steering.geometry_report.subspace_geometry`;
+    ``reference``: the reference label, ``neutral`` for emotion)."""
     geo = subspace_geometry(store, hooks, selection=selection, evaluation=evaluation, k=k, methods=methods, layer_shuffles=layer_shuffles,
-                            n_shuffle=n_shuffle, n_boot=n_boot, seed=seed, pairs=pairs, progress=progress)
+                            n_shuffle=n_shuffle, n_boot=n_boot, seed=seed, pairs=pairs, progress=progress, reference=reference)
     return SubspaceReport(geo, tuple(methods), layer_shuffles, n_shuffle, split)
 
 
@@ -260,7 +273,7 @@ def align_analysis(sa, sb, *, hook: str = "resid_post", layer_a: int | None = No
                    match_depth: bool = False, selection_a: list[int] | None = None, selection_b: list[int] | None = None,
                    evaluate_on: set[str] | None = None, method: str = "sentence_end", rows: Sequence[str] = ("end", "mean"),
                    k: int = 10, alpha: float = 1e-2, common_dim: int | None = None, test_fraction: float = 0.3, n_boot: int = 200,
-                   seed: int = 0, progress: Callable[[int, int], None] | None = None) -> AlignReport:
+                   seed: int = 0, progress: Callable[[int, int], None] | None = None, reference: str = "neutral") -> AlignReport:
     """Map store ``sa``'s residual space at one layer into ``sb``'s (:func:`~steering.store_alignment.align_stores`).
 
     Args:
@@ -268,14 +281,15 @@ def align_analysis(sa, sb, *, hook: str = "resid_post", layer_a: int | None = No
         layer_a, layer_b: layers; None = the centre of the store's emotion-strongest band on its ``selection_*`` rows
             (B: the layer at A's relative depth with ``match_depth``).
         evaluate_on: texts of the emotion sentences the vectors are judged on (the evaluation split); None = all.
+        reference: the reference label the maps are fitted on (``neutral`` for emotion).
     """
     ha_all, hb_all = hooks_of_kind(sa, hook), hooks_of_kind(sb, hook)
-    la = layer_a if layer_a is not None else strongest_layer(sa, ha_all, seed=seed, rows=selection_a)
+    la = layer_a if layer_a is not None else strongest_layer(sa, ha_all, seed=seed, rows=selection_a, reference=reference)
     if layer_b is None and match_depth:
         nla, nlb = sa.manifest["model_info"]["n_layers"], sb.manifest["model_info"]["n_layers"]
         layer_b = int(round(la * (nlb - 1) / max(nla - 1, 1)))
-    lb = layer_b if layer_b is not None else strongest_layer(sb, hb_all, seed=seed, rows=selection_b)
+    lb = layer_b if layer_b is not None else strongest_layer(sb, hb_all, seed=seed, rows=selection_b, reference=reference)
     ha, hb = _hook_at(ha_all, la, hook), _hook_at(hb_all, lb, hook)
     res = align_stores(sa, sb, ha, hb, method=method, rows=rows, k=k, alpha=alpha, common_dim=common_dim, test_fraction=test_fraction,
-                       n_boot=n_boot, seed=seed, evaluate_on=evaluate_on, progress=progress)
+                       n_boot=n_boot, seed=seed, evaluate_on=evaluate_on, progress=progress, reference=reference)
     return AlignReport(res, sa.model_name, sb.model_name, la, lb, method)

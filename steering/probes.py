@@ -7,13 +7,16 @@ against the shuffled-label runs.
 
 Baselines a reader would pick instead of the activations (:func:`text_baselines`, :func:`heldout_probe`):
 a **bag-of-words** probe (scikit-learn, binary word counts of the sentences, same folds / same train-test
-split) and the **lexicon rule** "has a lexicon word of emotion e → e, none → neutral" (``interp.lexicon``).
+split) and the **lexicon rule** "has a lexicon word of emotion e → e, none → neutral" (``interp.lexicon``; for
+another attribute or language its registry lexicons, ``find=LanguageData.find``, and its reference label).
 Every shipped emotion sentence holds exactly one lexicon word, so the rule alone classifies them; an
 activation probe earns its keep only above these, on the *implicit* set (emotion without lexicon words) and
 with a low emotional rate on the *trap* set (lexicon words in neutral meaning).
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 from jaxtyping import Float
@@ -27,6 +30,7 @@ from torch import Tensor
 from interp.errors import DatasetError
 from interp.lexicon import emotion_word_hits, words
 from interp.stats import Estimate, bootstrap_ci, bootstrap_diff_ci
+from interp.textnorm import uses_characters
 
 
 @dataclass(frozen=True)
@@ -53,17 +57,27 @@ def activation_probe(c: float = 0.1):
     return make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=300))
 
 
-def bow_probe(c: float = 1.0):
-    """The bag-of-words baseline: binary word presence (``interp.lexicon.words``), L2 logistic regression."""
-    return make_pipeline(CountVectorizer(analyzer=words, binary=True), LogisticRegression(C=c, max_iter=1000))
+def bow_probe(c: float = 1.0, *, language: str = "en"):
+    """The bag-of-words baseline: binary word presence (``interp.lexicon.words``; character uni- and bigrams for languages
+    written without spaces, :func:`interp.textnorm.uses_characters`), L2 logistic regression."""
+    vec = CountVectorizer(analyzer="char", ngram_range=(1, 2), binary=True) if uses_characters(language) else \
+        CountVectorizer(analyzer=words, binary=True)
+    return make_pipeline(vec, LogisticRegression(C=c, max_iter=1000))
 
 
-def lexicon_rule(texts: list[str]) -> np.ndarray:
-    """'Has a lexicon word' rule: the emotion with the most lexicon words in the text, ``neutral`` when none."""
+Finder = Callable[[str], dict[str, list[str]]]
+"""``find(text) -> {label: [expressions found]}``: :func:`interp.lexicon.emotion_word_hits` (English emotion) or an
+attribute's :meth:`interp.attributes.LanguageData.find`."""
+
+
+def lexicon_rule(texts: list[str], *, find: Finder | None = None, reference: str = "neutral") -> np.ndarray:
+    """'Has a lexicon word' rule: the label with the most lexicon expressions in the text (``find``, default the English
+    emotion lexicon), ``reference`` when none."""
+    find = find or emotion_word_hits
     out = []
     for t in texts:
-        hits = {e: len(w) for e, w in emotion_word_hits(t).items() if w}
-        out.append(max(hits, key=hits.get) if hits else "neutral")
+        hits = {e: len(w) for e, w in find(t).items() if w}
+        out.append(max(hits, key=hits.get) if hits else reference)
     return np.asarray(out)
 
 
@@ -132,13 +146,15 @@ class TextBaselines:
         return {"bow": self.bow.to_dict(), "lexicon_rule": self.lexicon.to_dict(), "n_folds": self.n_folds, "n": self.n}
 
 
-def text_baselines(texts: list[str], labels: list[str], *, folds: int = 5, n_boot: int = 1000, seed: int = 0) -> TextBaselines:
-    """BoW probe and lexicon rule scored on the same stratified folds as :func:`probe_accuracy` with this ``seed``."""
+def text_baselines(texts: list[str], labels: list[str], *, folds: int = 5, n_boot: int = 1000, seed: int = 0,
+                   find: Finder | None = None, reference: str = "neutral", language: str = "en") -> TextBaselines:
+    """BoW probe and lexicon rule (``find``, ``reference``: :func:`lexicon_rule`) scored on the same stratified folds as
+    :func:`probe_accuracy` with this ``seed``."""
     x, y = np.asarray(texts, dtype=object), np.asarray(labels)
     if len(x) != len(y):
         raise DatasetError(f"text baselines need one text per label; got {len(x)} texts for {len(y)} labels")
-    bow = _oof_correct(x, y, folds, seed, 1.0, make=bow_probe)
-    lex = lexicon_rule(list(texts)) == y
+    bow = _oof_correct(x, y, folds, seed, 1.0, make=partial(bow_probe, language=language))
+    lex = lexicon_rule(list(texts), find=find, reference=reference) == y
     return TextBaselines(bootstrap_ci(bow.astype(float), n_boot=n_boot, seed=seed),
                          bootstrap_ci(lex.astype(float), n_boot=n_boot, seed=seed), folds, len(y))
 
@@ -182,7 +198,7 @@ class HeldoutProbe:
 
 def heldout_probe(train_x, train_labels: list[str], train_texts: list[str], test_x, test_labels: list[str], test_texts: list[str],
                   *, extra: dict[str, tuple] | None = None, n_shuffle: int = 200, c: float = 0.1, n_boot: int = 1000,
-                  seed: int = 0) -> HeldoutProbe:
+                  seed: int = 0, find: Finder | None = None, reference: str = "neutral", language: str = "en") -> HeldoutProbe:
     """Train on the selection split, score on the evaluation split; BoW and lexicon rule on the same split.
 
     Args:
@@ -190,6 +206,7 @@ def heldout_probe(train_x, train_labels: list[str], train_texts: list[str], test
         extra: ``{"implicit": (x, texts, labels), "trap": (x, texts, labels)}``, each optional: the implicit set
             is scored by accuracy, the trap set (lexicon words in neutral meaning) by the share classed non-neutral.
         n_shuffle: probes trained on permuted training labels for the permutation p (≥ 200 recommended).
+        find, reference: the lexicon rule's finder and reference label (:func:`lexicon_rule`); language: the texts' (:func:`bow_probe`).
     """
     xtr, xte = np.asarray(train_x, dtype=np.float64), np.asarray(test_x, dtype=np.float64)
     ytr, yte = np.asarray(train_labels), np.asarray(test_labels)
@@ -198,10 +215,10 @@ def heldout_probe(train_x, train_labels: list[str], train_texts: list[str], test
     if len(xtr) != len(ytr) or len(xte) != len(yte) or len(train_texts) != len(ytr) or len(test_texts) != len(yte):
         raise DatasetError("heldout_probe needs one activation row and one text per label in each split")
     act = activation_probe(c).fit(xtr, ytr)
-    bow = bow_probe().fit(np.asarray(train_texts, dtype=object), ytr)
+    bow = bow_probe(language=language).fit(np.asarray(train_texts, dtype=object), ytr)
     a_ok = act.predict(xte) == yte
     b_ok = bow.predict(np.asarray(test_texts, dtype=object)) == yte
-    l_ok = lexicon_rule(list(test_texts)) == yte
+    l_ok = lexicon_rule(list(test_texts), find=find, reference=reference) == yte
     rng = np.random.default_rng(seed)
     shuffled = np.array([(activation_probe(c).fit(xtr, rng.permutation(ytr)).predict(xte) == yte).mean() for _ in range(n_shuffle)])
     transfer, notes = {}, []
@@ -211,9 +228,10 @@ def heldout_probe(train_x, train_labels: list[str], train_texts: list[str], test
             continue
         x, texts, labels = item
         x, texts, labels = np.asarray(x, dtype=np.float64), list(texts), np.asarray(labels)
-        preds = {"activation": act.predict(x), "bow": bow.predict(np.asarray(texts, dtype=object)), "lexicon_rule": lexicon_rule(texts)}
+        preds = {"activation": act.predict(x), "bow": bow.predict(np.asarray(texts, dtype=object)),
+                 "lexicon_rule": lexicon_rule(texts, find=find, reference=reference)}
         if name == "trap":
-            transfer[name] = {k: bootstrap_ci((p != "neutral").astype(float), n_boot=n_boot, seed=seed).to_dict() for k, p in preds.items()}
+            transfer[name] = {k: bootstrap_ci((p != reference).astype(float), n_boot=n_boot, seed=seed).to_dict() for k, p in preds.items()}
             transfer[name]["metric"] = "share classed as emotional (lower is better)"
         else:
             transfer[name] = {k: bootstrap_ci((p == labels).astype(float), n_boot=n_boot, seed=seed).to_dict() for k, p in preds.items()}

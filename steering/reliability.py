@@ -12,6 +12,9 @@ Everything works on one activation row per sentence (``acts`` [n, d_model], e.g.
 * **Shuffled labels** — permute the labels and recompute everything: the null each number
   should be compared with. Note that with the ``neutral`` contrast two shuffled vectors share
   the neutral mean, so their null cosine is about 0.5, not 0.
+
+"Neutral" is the reference label: ``neutral`` for emotion, the attribute registry's reference
+(:mod:`interp.attributes`) for other attributes, passed as ``reference``.
 """
 
 from dataclasses import dataclass
@@ -23,30 +26,30 @@ from torch import Tensor
 
 from interp.errors import DatasetError
 from interp.stats import Estimate
-from steering.vectors import CONTRASTS
+from steering.vectors import contrast_mode
 
 
-def _groups(labels: list[str], emotions: list[str], contrast: str) -> dict[str, list[int]]:
+def _groups(labels: list[str], emotions: list[str], contrast: str, reference: str) -> dict[str, list[int]]:
     lab = list(labels)
     groups = {e: [i for i, x in enumerate(lab) if x == e] for e in dict.fromkeys(lab)}
     for e in emotions:
         if len(groups.get(e, [])) < 2:
             raise DatasetError(f"emotion {e!r} has {len(groups.get(e, []))} sentence(s); at least 2 are needed for a vector")
-    if contrast == "neutral" and len(groups.get("neutral", [])) < 2:
-        raise DatasetError("contrast 'neutral' needs at least 2 neutral sentences")
-    if contrast == "others" and len(emotions) < 2:
-        raise DatasetError("contrast 'others' needs at least 2 non-neutral emotions")
-    if contrast not in CONTRASTS:
-        raise DatasetError(f"unknown contrast {contrast!r}; choose one of {', '.join(CONTRASTS)}")
+    mode = contrast_mode(contrast, reference)
+    if mode == "reference" and len(groups.get(reference, [])) < 2:
+        raise DatasetError(f"contrast {reference!r} needs at least 2 {reference} sentences")
+    if mode == "others" and len(emotions) < 2:
+        raise DatasetError(f"contrast 'others' needs at least 2 labels besides the reference {reference!r}")
     return groups
 
 
-def _vectors_from_means(means: dict[str, Tensor], emotions: list[str], contrast: str) -> Float[Tensor, "... e d_model"]:
+def _vectors_from_means(means: dict[str, Tensor], emotions: list[str], contrast: str,
+                        reference: str = "neutral") -> Float[Tensor, "... e d_model"]:
     """Stack emotion vectors from (possibly batched) class means [..., d]."""
     out = []
     for e in emotions:
-        if contrast == "neutral":
-            ref = means["neutral"]
+        if contrast == reference:
+            ref = means[reference]
         else:
             ref = torch.stack([means[o] for o in emotions if o != e]).mean(0)
         out.append(means[e] - ref)
@@ -121,14 +124,14 @@ def pair_key(a: str, b: str) -> str:
     return "~".join(sorted((a, b)))
 
 
-def _point_stats(acts: Tensor, groups: dict[str, list[int]], emotions: list[str], contrast: str):
+def _point_stats(acts: Tensor, groups: dict[str, list[int]], emotions: list[str], contrast: str, reference: str):
     means = {e: acts[i].mean(0) for e, i in groups.items()}
-    v = _vectors_from_means(means, emotions, contrast)
+    v = _vectors_from_means(means, emotions, contrast, reference)
     return v
 
 
 def _split_half(acts: Tensor, groups: dict[str, list[int]], emotions: list[str], contrast: str, n_splits: int,
-                gen: torch.Generator) -> Float[Tensor, "s e"]:
+                gen: torch.Generator, reference: str) -> Float[Tensor, "s e"]:
     out = []
     for _ in range(n_splits):
         halves = [{}, {}]
@@ -137,44 +140,45 @@ def _split_half(acts: Tensor, groups: dict[str, list[int]], emotions: list[str],
             h = len(idx) // 2
             halves[0][e] = acts[perm[:h]].mean(0) if h else acts[perm].mean(0)
             halves[1][e] = acts[perm[h:]].mean(0)
-        v1, v2 = (_vectors_from_means(m, emotions, contrast) for m in halves)
+        v1, v2 = (_vectors_from_means(m, emotions, contrast, reference) for m in halves)
         out.append(torch.nn.functional.cosine_similarity(v1, v2, dim=-1))
     return torch.stack(out)
 
 
 def vector_reliability(acts: Float[Tensor, "n d_model"], labels: list[str], *, contrast: str = "neutral",
                        emotions: list[str] | None = None, n_boot: int = 500, n_splits: int = 50, n_shuffle: int = 100,
-                       level: float = 0.95, seed: int = 0) -> VectorReliability:
+                       level: float = 0.95, seed: int = 0, reference: str = "neutral") -> VectorReliability:
     """Bootstrap CIs, split-half cosines and shuffled-label nulls of all emotion vectors.
 
     Args:
         acts: one activation row per sentence.
         labels: the sentence labels, aligned with ``acts``.
-        contrast: ``"neutral"`` or ``"others"``.
-        emotions: the emotions to build vectors for (default every non-neutral label).
+        contrast: ``reference`` (e.g. ``"neutral"``) or ``"others"``.
+        emotions: the emotions to build vectors for (default every non-reference label).
         n_boot: bootstrap resamples (stratified by label).
         n_splits: random half splits for split-half cosines.
         n_shuffle: label permutations for the null.
         seed: makes every resample reproducible.
+        reference: the reference label (``neutral`` for emotion; :mod:`interp.attributes`).
     """
     acts = torch.as_tensor(acts).float()
     if acts.ndim != 2 or acts.shape[0] != len(labels):
         raise DatasetError(f"acts must be [n, d_model] with one row per label; got shape {tuple(acts.shape)} for {len(labels)} labels")
-    emotions = emotions or [e for e in dict.fromkeys(labels) if e != "neutral"]
-    groups = _groups(labels, emotions, contrast)
+    emotions = emotions or [e for e in dict.fromkeys(labels) if e != reference]
+    groups = _groups(labels, emotions, contrast, reference)
     gen = torch.Generator().manual_seed(seed)
     pairs = [(a, b) for i, a in enumerate(emotions) for b in emotions[i + 1:]]
     ij = [(emotions.index(a), emotions.index(b)) for a, b in pairs]
 
-    v = _point_stats(acts, groups, emotions, contrast)
+    v = _point_stats(acts, groups, emotions, contrast, reference)
     cos = _cos_matrix(v)
     boot_means = {e: _resample_means(acts, idx, n_boot, gen) for e, idx in groups.items()}
-    vb = _vectors_from_means(boot_means, emotions, contrast)  # [B, e, d]
+    vb = _vectors_from_means(boot_means, emotions, contrast, reference)  # [B, e, d]
     cb = _cos_matrix(vb)
-    sh = _split_half(acts, groups, emotions, contrast, n_splits, gen)
+    sh = _split_half(acts, groups, emotions, contrast, n_splits, gen, reference)
 
     # Null: permute labels over all sentences used (class sizes kept).
-    used = sorted(i for e, idx in groups.items() if e in emotions or (contrast == "neutral" and e == "neutral") for i in idx)
+    used = sorted(i for e, idx in groups.items() if e in emotions or (contrast == reference and e == reference) for i in idx)
     used_labels = [labels[i] for i in used]
     used_acts = acts[used]
     null_v, null_sh = [], []
@@ -182,8 +186,8 @@ def vector_reliability(acts: Float[Tensor, "n d_model"], labels: list[str], *, c
         perm = torch.randperm(len(used), generator=gen).tolist()
         shuffled = [used_labels[p] for p in perm]
         g = {e: [i for i, x in enumerate(shuffled) if x == e] for e in dict.fromkeys(shuffled)}
-        null_v.append(_point_stats(used_acts, g, emotions, contrast))
-        null_sh.append(_split_half(used_acts, g, emotions, contrast, 1, gen)[0])
+        null_v.append(_point_stats(used_acts, g, emotions, contrast, reference))
+        null_sh.append(_split_half(used_acts, g, emotions, contrast, 1, gen, reference)[0])
     null_v_t = torch.stack(null_v)
     null_c = _cos_matrix(null_v_t)
     null_sh_t = torch.stack(null_sh)

@@ -1,7 +1,8 @@
 """Cross-model alignment of two activation stores (phase 3.5), shared by the CLI and the pipeline.
 
 Sentences are matched by (text, label) across the stores; ridge and Procrustes maps are fitted
-on neutral sentences only and judged on held-out neutral rows and on the emotion vectors.
+on neutral sentences only and judged on held-out neutral rows and on the emotion vectors. "Neutral" is the
+reference label (``reference``: ``neutral`` for emotion, the attribute registry's otherwise, :mod:`interp.attributes`).
 """
 
 from collections import Counter
@@ -22,7 +23,7 @@ def hook_layer(hook: str) -> int:
     return -1 if layer is None else layer
 
 
-def strongest_layer(store, hooks: list[str], *, seed: int = 0, rows: list[int] | None = None) -> int:
+def strongest_layer(store, hooks: list[str], *, seed: int = 0, rows: list[int] | None = None, reference: str = "neutral") -> int:
     """Centre of the band of layers whose sentence-end emotion vectors stand furthest above their shuffled null.
 
     ``rows``: the sentences (store indices) the choice may look at — the selection split, so that what is then
@@ -31,15 +32,15 @@ def strongest_layer(store, hooks: list[str], *, seed: int = 0, rows: list[int] |
     idx = list(range(len(store.labels))) if rows is None else list(rows)
     labels = [store.labels[i] for i in idx]
     vals = [vector_reliability(reference_rows(store, h, "sentence_end")[idx], labels, n_boot=10, n_splits=1, n_shuffle=20,
-                               seed=seed).signal_ratio() for h in hooks]
+                               seed=seed, contrast=reference, reference=reference).signal_ratio() for h in hooks]
     band = strongest_band(vals, [hook_layer(h) for h in hooks])
     return band[len(band) // 2]
 
 
-def _rows_by_text(store, hook: str, method: str, rows: Sequence[str]) -> tuple[dict, dict, dict]:
+def _rows_by_text(store, hook: str, method: str, rows: Sequence[str], reference: str) -> tuple[dict, dict, dict]:
     end = store.at_positions(hook, "end")
     mean = reference_rows(store, hook, "token")  # neutral sentences: mean over real tokens after BOS
-    emo = reference_rows(store, hook, method)
+    emo = reference_rows(store, hook, method, reference=reference)
     train_rows = {"end": end, "mean": mean}
     by_text = {}
     for i, (t, lab) in enumerate(zip(store.texts, store.labels)):
@@ -71,7 +72,8 @@ class StoreAlignment:
 
 def align_stores(sa, sb, hook_a: str, hook_b: str, *, method: str = "sentence_end", rows: Sequence[str] = ("end", "mean"),
                  k: int = 10, alpha: float = 1e-2, common_dim: int | None = None, test_fraction: float = 0.3,
-                 n_boot: int = 200, seed: int = 0, evaluate_on: set[str] | None = None, progress=None) -> StoreAlignment:
+                 n_boot: int = 200, seed: int = 0, evaluate_on: set[str] | None = None, progress=None,
+                 reference: str = "neutral") -> StoreAlignment:
     """Fit and judge every map kind from ``hook_a`` of store ``sa`` into ``hook_b`` of store ``sb``.
 
     ``evaluate_on``: texts of the emotion sentences the emotion vectors are judged on (the evaluation split);
@@ -81,13 +83,13 @@ def align_stores(sa, sb, hook_a: str, hook_b: str, *, method: str = "sentence_en
         if h not in st.hooks:
             raise ConfigError(f"hook {h!r} is not in the store at {str(st.path)!r}; it holds {', '.join(st.hooks[:4])}…")
     rows = list(rows)
-    ia, ta, ea = _rows_by_text(sa, hook_a, method, rows)
-    ib, tb, eb = _rows_by_text(sb, hook_b, method, rows)
+    ia, ta, ea = _rows_by_text(sa, hook_a, method, rows, reference)
+    ib, tb, eb = _rows_by_text(sb, hook_b, method, rows, reference)
     shared = [key for key in ia if key in ib]
-    neutral = [key for key in shared if key[1] == "neutral"]
+    neutral = [key for key in shared if key[1] == reference]
     if not neutral:
-        raise DatasetError("the two stores share no neutral sentences (matched by text); extract both from the same dataset")
-    emotional = [key for key in shared if key[1] != "neutral" and (evaluate_on is None or key[0] in evaluate_on)]
+        raise DatasetError(f"the two stores share no {reference} sentences (matched by text); extract both from the same dataset")
+    emotional = [key for key in shared if key[1] != reference and (evaluate_on is None or key[0] in evaluate_on)]
     counts = Counter(key[1] for key in emotional)
     if not counts or min(counts.values()) < 2:
         raise DatasetError(f"the two stores share too few emotion sentences ({dict(counts)}); every emotion needs at least 2")

@@ -18,6 +18,8 @@ Because anisotropy still contributes to the difference subspace, its overlaps ar
 **label-shuffled** subspaces (same procedure on permuted emotion/neutral labels) and **neutral-only**
 subspaces (same procedure and k with neutral sentences split into pseudo-classes), at the same layer:
 :func:`overlap_vs_nulls`. The uniformly random baseline (below) is printed only for the old method.
+"Neutral" is the reference label: every function takes ``reference`` (``neutral`` for emotion, the attribute
+registry's reference label for other attributes, :mod:`interp.attributes`).
 
 Overlap of two subspaces with orthonormal bases A [k1, d] and B [k2, d] is the mean squared
 cosine of their ``min(k1, k2)`` principal angles: ``||A Bᵀ||_F² / min(k1, k2)``. It is 1 for
@@ -184,15 +186,15 @@ def bootstrap_overlap(xa: Float[Tensor, "n d_a"], xb: Float[Tensor, "n d_b"], k:
     return np.array(out)
 
 
-def emotion_rows(acts: Float[Tensor, "n d_model"], labels: list[str]) -> Float[Tensor, "m d_model"]:
+def emotion_rows(acts: Float[Tensor, "n d_model"], labels: list[str], *, reference: str = "neutral") -> Float[Tensor, "m d_model"]:
     """Rows of non-neutral sentences minus the neutral mean.
 
     Fit with ``center=False`` (:func:`difference_subspace`); a centred PCA of these rows (the old method)
     undoes the subtraction.
     """
     lab = list(labels)
-    emo = [i for i, x in enumerate(lab) if x != "neutral"]
-    neu = [i for i, x in enumerate(lab) if x == "neutral"]
+    emo = [i for i, x in enumerate(lab) if x != reference]
+    neu = [i for i, x in enumerate(lab) if x == reference]
     if len(emo) < 2:
         raise DatasetError(f"an emotion subspace needs at least 2 emotion sentences, got {len(emo)}")
     ref = acts[neu].mean(0) if neu else torch.zeros(acts.shape[1])
@@ -221,34 +223,35 @@ def whitener(x: Float[Tensor, "n d_model"], *, shrink: float = SHRINK) -> Float[
 
 
 def difference_subspace(acts: Float[Tensor, "n d_model"], labels: list[str], k: int, *,
-                        white: Float[Tensor, "d_model d_model"] | None = None) -> Subspace:
+                        white: Float[Tensor, "d_model d_model"] | None = None, reference: str = "neutral") -> Subspace:
     """Emotion-vs-neutral difference subspace (see module docstring).
 
     Args:
         acts: one row per sentence, all labels.
-        labels: sentence labels (``neutral`` is the reference).
+        labels: sentence labels (``reference`` is the reference).
         k: dimension.
         white: whitening matrix (default :func:`whitener` of ``acts``); pass it when fitting many label draws.
     """
     acts = torch.as_tensor(acts).float()
     w = whitener(acts) if white is None else white
-    sub = pca_subspace(emotion_rows(acts, labels) @ w, k, center=False)
+    sub = pca_subspace(emotion_rows(acts, labels, reference=reference) @ w, k, center=False)
     return Subspace(basis=orthonormal(sub.basis @ w), explained=sub.explained, mean=sub.mean, n=sub.n)
 
 
-def centred_emotion_subspace(acts: Float[Tensor, "n d_model"], labels: list[str], k: int) -> Subspace:
+def centred_emotion_subspace(acts: Float[Tensor, "n d_model"], labels: list[str], k: int, *,
+                             reference: str = "neutral") -> Subspace:
     """The old emotion subspace: centred PCA of the emotion rows (the neutral-mean subtraction cancels)."""
-    return pca_subspace(emotion_rows(acts, labels), k, center=True)
+    return pca_subspace(emotion_rows(acts, labels, reference=reference), k, center=True)
 
 
-def _neutral_pseudo_labels(labels: list[str], gen: torch.Generator) -> tuple[list[int], list[str]]:
-    """Neutral sentences only, randomly split in halves labelled ``pseudo`` / ``neutral``."""
-    neu = [i for i, x in enumerate(labels) if x == "neutral"]
+def _neutral_pseudo_labels(labels: list[str], gen: torch.Generator, reference: str = "neutral") -> tuple[list[int], list[str]]:
+    """Reference sentences only, randomly split in halves labelled ``pseudo`` (any other name) / ``reference``."""
+    neu = [i for i, x in enumerate(labels) if x == reference]
     perm = torch.randperm(len(neu), generator=gen).tolist()
     half = len(neu) // 2
-    lab = ["neutral"] * len(neu)
+    lab = [reference] * len(neu)
     for j in perm[:half]:
-        lab[j] = "pseudo"
+        lab[j] = "pseudo" if reference != "pseudo" else "pseudo-other"
     return neu, lab
 
 
@@ -297,7 +300,7 @@ class NulledOverlap:
 
 
 def overlap_vs_nulls(view_a: Float[Tensor, "n d_model"], view_b: Float[Tensor, "n d_model"], labels: list[str], k: int, *,
-                     n_shuffle: int = 100, n_boot: int = 0, seed: int = 0) -> NulledOverlap:
+                     n_shuffle: int = 100, n_boot: int = 0, seed: int = 0, reference: str = "neutral") -> NulledOverlap:
     """Overlap of the difference subspaces of two views of the same sentences (two methods, two layers) vs nulls.
 
     Args:
@@ -306,30 +309,32 @@ def overlap_vs_nulls(view_a: Float[Tensor, "n d_model"], view_b: Float[Tensor, "
         k: subspace dimension (the neutral-only null uses ``min(k, neutral_count // 2)``).
         n_shuffle: draws of each null (label permutations; random neutral half-splits).
         n_boot: optional paired bootstrap resamples (stratified by label) for the overlap's CI.
+        reference: the reference label (the neutral-only null splits its sentences).
     """
     a, b = torch.as_tensor(view_a).float(), torch.as_tensor(view_b).float()
     lab = list(labels)
     if a.shape[0] != len(lab) or b.shape[0] != len(lab):
         raise DatasetError(f"views must have one row per label: got {a.shape[0]} and {b.shape[0]} rows for {len(lab)} labels")
-    n_neu = lab.count("neutral")
+    n_neu = lab.count(reference)
     n_emo = len(lab) - n_neu
     if k < 1 or k > min(n_emo, a.shape[1]):
         raise ConfigError(f"k={k} is larger than the {n_emo} emotion sentences can span (d={a.shape[1]}); lower --k or use more sentences")
     if n_neu < 4:
-        raise DatasetError(f"the neutral-only null needs at least 4 neutral sentences, got {n_neu}; add neutral sentences")
+        raise DatasetError(f"the reference-only null needs at least 4 {reference} sentences, got {n_neu}; add {reference} sentences")
     gen = torch.Generator().manual_seed(seed)
     wa, wb = whitener(a), whitener(b)  # label-free: one per view, shared by every null draw
 
     def ov(labs, idx=None, kk=k):
         xa, xb = (a, b) if idx is None else (a[idx], b[idx])
-        return overlap(difference_subspace(xa, labs, kk, white=wa).basis, difference_subspace(xb, labs, kk, white=wb).basis)
+        return overlap(difference_subspace(xa, labs, kk, white=wa, reference=reference).basis,
+                       difference_subspace(xb, labs, kk, white=wb, reference=reference).basis)
 
     point = ov(lab)
     shuffled = np.array([ov([lab[j] for j in torch.randperm(len(lab), generator=gen).tolist()]) for _ in range(n_shuffle)])
     k_neu = min(k, n_neu // 2)
     neutral = []
     for _ in range(n_shuffle):
-        idx, pl = _neutral_pseudo_labels(lab, gen)
+        idx, pl = _neutral_pseudo_labels(lab, gen, reference)
         neutral.append(ov(pl, idx, k_neu))
     neutral = np.array(neutral)
     if n_boot:
@@ -343,7 +348,8 @@ def overlap_vs_nulls(view_a: Float[Tensor, "n d_model"], view_b: Float[Tensor, "
         est = Estimate(point, float(np.quantile(boots, 0.025)) + shift, min(1.0, float(np.quantile(boots, 0.975)) + shift), 0.95, n_boot)
     else:
         est = Estimate(point, point, point, 0.95, 0)
-    old = overlap(centred_emotion_subspace(a, lab, k).basis, centred_emotion_subspace(b, lab, k).basis)
+    old = overlap(centred_emotion_subspace(a, lab, k, reference=reference).basis,
+                  centred_emotion_subspace(b, lab, k, reference=reference).basis)
     return NulledOverlap(
         overlap=est, shuffled_null=_null_estimate(shuffled), p_shuffled=float((np.sum(shuffled >= point) + 1) / (n_shuffle + 1)),
         neutral_null=_null_estimate(neutral), p_neutral=float((np.sum(neutral >= point) + 1) / (n_shuffle + 1)), neutral_k=k_neu,

@@ -427,8 +427,12 @@ def run_sweep(model, prompts: Sequence[str], vectors: dict[tuple[str, int], torc
 
 def _score_random(agg: pd.DataFrame, df: pd.DataFrame, rand: pd.DataFrame, emotion: str, layer: int, alpha: float,
                   target: str, sink: list[dict]) -> None:
-    """Fill the random-direction columns of the cell's evaluation row (and mark the selection row as checked)."""
-    tm = masked_column(target)
+    """Fill the random-direction columns of the cell's evaluation row (and mark the selection row as checked).
+
+    A target without a masked twin (its scorer is not maskable, e.g. the Japanese ones) uses the raw score for the
+    masked columns too, as :func:`steering.sweep_stats.aggregate` does.
+    """
+    tm = masked_column(target) if masked_column(target) in df.columns else target
     base = df[(df.emotion == emotion) & (df.direction == "emotion") & (df.layer == layer) & (df.alpha == 0) & (df.split == "evaluation")]
     emo = df[(df.emotion == emotion) & (df.direction == "emotion") & (df.layer == layer) & (df.alpha == alpha) & (df.split == "evaluation")]
     r = rand[(rand.emotion == emotion) & (rand.layer == layer) & (rand.alpha == alpha)]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from torch import Tensor
 
+from interp.attributes import check_scorer_language
 from interp.errors import ConfigError
 from interp.evaluators import make_scorer
 from interp.io import atomic_write_json
@@ -23,6 +24,20 @@ from steering.vectors import EmotionVector
 
 DEFAULT_SCORERS = ("sentiment", "nrc", "keywords", "fluency")
 """Scorers of a sweep: VADER, NRC and keyword rates (each also lexicon-masked), and fluency (perplexity, repetition)."""
+
+def scorers_for(language: str, extra: Sequence[str] = ()) -> tuple[str, ...]:
+    """A sweep's scorers for text in ``language``: :data:`DEFAULT_SCORERS` where they all score it (English), else fluency
+    alone; plus ``extra`` (the attribute's own scorers, :mod:`interp.attributes`) not already in; fluency last."""
+    def scores(name: str) -> bool:
+        try:
+            check_scorer_language(name, language)
+        except ConfigError:
+            return False
+        return True
+
+    base = DEFAULT_SCORERS if all(scores(n) for n in DEFAULT_SCORERS) else ("fluency",)
+    return tuple(dict.fromkeys([*(n for n in base if n != "fluency"), *extra, "fluency"]))
+
 
 DEFAULT_EXAMPLES = 6
 """Unsteered vs best-cell example pairs kept, over all emotions (the study's ``[report] steering_examples``)."""

@@ -15,8 +15,10 @@ Methods (where in the sentence activations are read):
   positions of an emotion sentence (cycled) against the other neutrals, so their rows
   centre on 0 and serve as the contrast and the null. See :func:`matched_token_rows`.
 
-Contrasts: ``neutral`` (emotion mean − neutral mean) and ``others`` (emotion mean −
-mean of the other non-neutral emotions' means).
+Contrasts: the reference label (``neutral`` for emotion; the attribute registry's reference label,
+:mod:`interp.attributes`, for other attributes: emotion mean − reference mean) and ``others`` (emotion mean −
+mean of the other non-reference labels' means). "Neutral" above means the reference label: every function takes
+``reference`` (default ``"neutral"``).
 """
 
 import json
@@ -106,37 +108,38 @@ class EmotionVector:
             raise HookError(f"emotion vector {self.emotion!r} was computed at {self.hook!r}, not {hook!r}; recompute it at that hook or pass --allow-hook-mismatch")
 
 
-def _sentence_end_rows(store, hook: str, pairs: dict[str, str] | None) -> Float[Tensor, "n d_model"]:
+def _sentence_end_rows(store, hook: str, pairs: dict[str, str] | None, reference: str) -> Float[Tensor, "n d_model"]:
     return store.at_positions(hook, "end")
 
 
-def _token_rows(store, hook: str, pairs: dict[str, str] | None) -> Float[Tensor, "n d_model"]:
+def _token_rows(store, hook: str, pairs: dict[str, str] | None, reference: str) -> Float[Tensor, "n d_model"]:
     first = 1 if _has_bos(store) else 0
     positions = [sp if sp else list(range(min(first, e), e + 1)) for sp, e in zip(store.span_positions, store.end_positions.tolist())]
     return _mean_at(store, hook, positions)
 
 
-def _token_matched_rows(store, hook: str, pairs: dict[str, str] | None) -> Float[Tensor, "n d_model"]:
+def _token_matched_rows(store, hook: str, pairs: dict[str, str] | None, reference: str) -> Float[Tensor, "n d_model"]:
     return matched_token_rows(store.load(hook), store.labels, store.span_positions, store.end_positions.tolist(),
-                              first=1 if _has_bos(store) else 0, ids=store.ids, pairs=pairs)
+                              first=1 if _has_bos(store) else 0, ids=store.ids, pairs=pairs, reference=reference)
 
 
 ROW_METHODS: dict[str, Callable[..., Tensor]] = {
     "sentence_end": _sentence_end_rows, "token": _token_rows, "token_matched": _token_matched_rows}
-"""``{method: reader(store, hook, pairs) -> [n, d_model]}``: where each method reads one row per sentence (module
+"""``{method: reader(store, hook, pairs, reference) -> [n, d_model]}``: where each method reads one row per sentence (module
 docstring). Its keys are the allowed ``method`` values (:data:`METHODS`)."""
 METHODS = tuple(ROW_METHODS)
 
 
-def reference_rows(store, hook: str, method: str, *, pairs: dict[str, str] | None = None) -> Float[Tensor, "n d_model"]:
+def reference_rows(store, hook: str, method: str, *, pairs: dict[str, str] | None = None,
+                   reference: str = "neutral") -> Float[Tensor, "n d_model"]:
     """One activation (``token_matched``: one position-matched difference) per sentence for ``method`` (module docstring).
 
-    ``pairs`` maps an emotion sentence's id to its matched neutral counterpart's id (:func:`pair_map`); only
-    ``token_matched`` uses it.
+    ``pairs`` maps an emotion sentence's id to its matched reference counterpart's id (:func:`pair_map`); only
+    ``token_matched`` uses it and ``reference`` (the label the others are contrasted with).
     """
     if method not in ROW_METHODS:
         raise StoreError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    return ROW_METHODS[method](store, hook, pairs)
+    return ROW_METHODS[method](store, hook, pairs, reference)
 
 
 def _relative_positions(span: list[int], end: int, first: int) -> list[float]:
@@ -148,7 +151,8 @@ def _at_relative(rel: list[float], end: int, first: int) -> list[int]:
 
 
 def matched_token_rows(acts: Float[Tensor, "n pos d_model"], labels: list[str], spans: list[list[int]], ends: list[int], *,
-                       first: int = 1, ids: list[str] | None = None, pairs: dict[str, str] | None = None) -> Float[Tensor, "n d_model"]:
+                       first: int = 1, ids: list[str] | None = None, pairs: dict[str, str] | None = None,
+                       reference: str = "neutral") -> Float[Tensor, "n d_model"]:
     """Position-matched token differences, one row per sentence.
 
     Emotion sentence i (span positions S_i, last real token e_i): ``mean_{p∈S_i} x_i[p] − ref_i`` where ``ref_i`` is
@@ -162,15 +166,16 @@ def matched_token_rows(acts: Float[Tensor, "n pos d_model"], labels: list[str], 
         labels, spans, ends: per sentence (``spans`` are token positions).
         first: first real token (1 after a BOS token).
         ids, pairs: sentence ids and ``{emotion id: matched neutral id}``.
+        reference: the label playing "neutral" (the attribute's reference label).
     """
     acts = torch.as_tensor(acts).float()
     lab = list(labels)
-    neu = [i for i, x in enumerate(lab) if x == "neutral"]
-    emo = [i for i, x in enumerate(lab) if x != "neutral"]
+    neu = [i for i, x in enumerate(lab) if x == reference]
+    emo = [i for i, x in enumerate(lab) if x != reference]
     if len(neu) < 2:
-        raise DatasetError(f"position-matched token vectors need at least 2 neutral sentences, got {len(neu)}")
+        raise DatasetError(f"position-matched token vectors need at least 2 {reference} sentences, got {len(neu)}")
     if not emo:
-        raise DatasetError("position-matched token vectors need at least one emotion sentence")
+        raise DatasetError(f"position-matched token vectors need at least one sentence labelled other than {reference!r}")
     pos_of = {i: (spans[i] or [ends[i]]) for i in emo}
     rel_of = {i: _relative_positions(pos_of[i], ends[i], first) for i in emo}
     neu_t = torch.tensor(neu)
@@ -185,7 +190,7 @@ def matched_token_rows(acts: Float[Tensor, "n pos d_model"], labels: list[str], 
     for i in emo:
         own = acts[i, pos_of[i]].mean(0)
         partner = id_index.get((pairs or {}).get(ids[i])) if ids is not None else None
-        if partner is not None and lab[partner] == "neutral":
+        if partner is not None and lab[partner] == reference:
             ref = acts[partner, _at_relative(rel_of[i], ends[partner], first)].mean(0)
         else:
             ref = neutral_at(rel_of[i]).mean(0)
@@ -196,10 +201,12 @@ def matched_token_rows(acts: Float[Tensor, "n pos d_model"], labels: list[str], 
     return out
 
 
-def pair_map(records) -> dict[str, str]:
+def pair_map(records, *, reference: str = "neutral") -> dict[str, str]:
     """``{emotion sentence id: matched neutral id}`` from records' optional ``pair_id`` (empty when absent).
 
-    A neutral record's ``pair_id`` names its emotion sentence's id, or both records share one ``pair_id``.
+    A neutral (``reference``) record's ``pair_id`` names its emotion sentence's id, or both records share one
+    ``pair_id``; where each labelled record names its reference anchor (``to_reference`` attribute sets), the
+    labelled record maps to that anchor.
     """
     recs = list(records)
     by_id = {r.id: r for r in recs}
@@ -209,10 +216,12 @@ def pair_map(records) -> dict[str, str]:
         pid = getattr(r, "pair_id", None)
         if not pid:
             continue
-        if r.emotion == "neutral" and pid in by_id and by_id[pid].emotion != "neutral":
+        if r.emotion == reference and pid in by_id and by_id[pid].emotion != reference:
             out[pid] = r.id
+        elif r.emotion != reference and pid in by_id and by_id[pid].emotion == reference:
+            out.setdefault(r.id, pid)
         else:
-            shared.setdefault(pid, {})["neutral" if r.emotion == "neutral" else "emotion"] = r.id
+            shared.setdefault(pid, {})["neutral" if r.emotion == reference else "emotion"] = r.id
     for g in shared.values():
         if "neutral" in g and "emotion" in g:
             out.setdefault(g["emotion"], g["neutral"])
@@ -233,64 +242,85 @@ def _mean_at(store, hook: str, positions: list[list[int]]) -> Float[Tensor, "n d
     return torch.stack(rows)
 
 
-def _neutral_reference(acts: Float[Tensor, "n d_model"], labels: list[str], emotion: str, emotions: list[str]) -> Float[Tensor, " d_model"]:
-    ref = [i for i, x in enumerate(labels) if x == "neutral"]
+def _reference_mean(acts: Float[Tensor, "n d_model"], labels: list[str], emotion: str, emotions: list[str],
+                    reference: str) -> Float[Tensor, " d_model"]:
+    ref = [i for i, x in enumerate(labels) if x == reference]
     if len(ref) < 2:
-        raise DatasetError("contrast 'neutral' needs at least 2 neutral sentences")
+        raise DatasetError(f"contrast {reference!r} needs at least 2 {reference} sentences")
     return acts[ref].mean(0)
 
 
-def _others_reference(acts: Float[Tensor, "n d_model"], labels: list[str], emotion: str, emotions: list[str]) -> Float[Tensor, " d_model"]:
-    others = [e for e in emotions if e not in (emotion, "neutral")]
+def _others_reference(acts: Float[Tensor, "n d_model"], labels: list[str], emotion: str, emotions: list[str],
+                      reference: str) -> Float[Tensor, " d_model"]:
+    others = [e for e in emotions if e not in (emotion, reference)]
     if not others:
-        raise DatasetError(f"contrast 'others' needs another non-neutral emotion besides {emotion!r}")
+        raise DatasetError(f"contrast 'others' needs another label besides {emotion!r} and the reference {reference!r}")
     return torch.stack([acts[[i for i, x in enumerate(labels) if x == e]].mean(0) for e in others]).mean(0)
 
 
-CONTRAST_REFERENCES: dict[str, Callable[..., Tensor]] = {"neutral": _neutral_reference, "others": _others_reference}
-"""``{contrast: reference(acts, labels, emotion, emotions) -> [d_model]}``: the mean an emotion's mean is contrasted
-with (module docstring). Its keys are the allowed ``contrast`` values (:data:`CONTRASTS`)."""
-CONTRASTS = tuple(CONTRAST_REFERENCES)
+CONTRAST_REFERENCES: dict[str, Callable[..., Tensor]] = {"reference": _reference_mean, "others": _others_reference}
+"""``{mode: reference(acts, labels, emotion, emotions, reference) -> [d_model]}``: the mean an emotion's mean is
+contrasted with (module docstring). A ``contrast`` value names the mode: the reference label itself, or ``others``."""
+
+
+def contrasts_for(reference: str) -> tuple[str, str]:
+    """The allowed ``contrast`` values when ``reference`` is the reference label: itself and ``others``."""
+    return (reference, "others")
+
+
+CONTRASTS = contrasts_for("neutral")
+"""The contrasts of the emotion attribute (reference label ``neutral``); other attributes: :func:`contrasts_for`."""
+
+
+def contrast_mode(contrast: str, reference: str = "neutral") -> str:
+    """The :data:`CONTRAST_REFERENCES` key of ``contrast``; :class:`DatasetError` naming the allowed values otherwise."""
+    if contrast == "others" and reference != "others":
+        return "others"
+    if contrast == reference:
+        return "reference"
+    raise DatasetError(f"unknown contrast {contrast!r}; choose one of {', '.join(contrasts_for(reference))} "
+                       f"(the reference label {reference!r} or the other labels' means)")
 
 
 def mean_difference(acts: Float[Tensor, "n d_model"], labels: list[str], emotion: str, contrast: str,
-                    emotions: list[str]) -> Float[Tensor, " d_model"]:
+                    emotions: list[str], *, reference: str = "neutral") -> Float[Tensor, " d_model"]:
     """Mean of ``emotion`` rows minus the contrast's reference mean."""
     lab = list(labels)
     idx = [i for i, x in enumerate(lab) if x == emotion]
     if len(idx) < 2:
         raise DatasetError(f"emotion {emotion!r} has {len(idx)} sentence(s); at least 2 are needed for a vector")
-    if contrast not in CONTRAST_REFERENCES:
-        raise DatasetError(f"unknown contrast {contrast!r}; choose one of {', '.join(CONTRASTS)}")
-    return acts[idx].mean(0) - CONTRAST_REFERENCES[contrast](acts, lab, emotion, emotions)
+    return acts[idx].mean(0) - CONTRAST_REFERENCES[contrast_mode(contrast, reference)](acts, lab, emotion, emotions, reference)
 
 
 def compute_emotion_vectors(store, hook: str, *, method: str = "sentence_end", contrast: str = "neutral",
                             emotions: list[str] | None = None, pairs: dict[str, str] | None = None,
-                            indices: list[int] | None = None) -> dict[str, EmotionVector]:
+                            indices: list[int] | None = None, reference: str = "neutral") -> dict[str, EmotionVector]:
     """Emotion vectors at ``hook`` from an :class:`~interp.activations.ActivationStore`.
 
     Args:
+        contrast: ``reference`` itself (label mean − reference mean) or ``others``.
         pairs: ``{emotion id: matched neutral id}`` for ``token_matched`` (:func:`pair_map`).
         indices: use only these sentences (e.g. a split's ``state.split_indices("selection")``); default all.
+        reference: the reference label (``neutral`` for emotion; :mod:`interp.attributes` for the others).
 
     Returns:
-        ``{emotion: EmotionVector}`` for every non-neutral emotion in the store (or ``emotions``).
+        ``{emotion: EmotionVector}`` for every non-reference label in the store (or ``emotions``).
     """
-    acts = reference_rows(store, hook, method, pairs=pairs)
+    mode = contrast_mode(contrast, reference)
+    acts = reference_rows(store, hook, method, pairs=pairs, reference=reference)
     labels = store.labels
     if indices is not None:
         acts, labels = acts[list(indices)], [labels[i] for i in indices]
     present = list(dict.fromkeys(labels))
-    targets = emotions or [e for e in present if e != "neutral"]
+    targets = emotions or [e for e in present if e != reference]
     settings = store.manifest["settings"]
     layer, _ = parse_hook(hook)
     out = {}
     for emo in targets:
         if emo not in present:
             raise DatasetError(f"unknown emotion {emo!r}; the dataset has: {', '.join(present)}")
-        vec = mean_difference(acts, labels, emo, contrast, present)
-        n_ref = labels.count("neutral") if contrast == "neutral" else sum(1 for x in labels if x not in (emo, "neutral"))
+        vec = mean_difference(acts, labels, emo, contrast, present, reference=reference)
+        n_ref = labels.count(reference) if mode == "reference" else sum(1 for x in labels if x not in (emo, reference))
         out[emo] = EmotionVector(
             emotion=emo, vector=vec, hook=hook, layer=-1 if layer is None else layer, method=method, contrast=contrast,
             model_name=settings["model"], model_hash=settings["model_hash"], dataset_hash=settings["dataset_hash"],
@@ -344,11 +374,12 @@ def cosine_matrix(vectors: dict[str, EmotionVector]) -> tuple[list[str], Float[T
     return names, u @ u.T
 
 
-def norm_profile(store, hooks: list[str], *, method: str = "sentence_end", contrast: str = "neutral") -> dict[str, dict[str, list[float]]]:
+def norm_profile(store, hooks: list[str], *, method: str = "sentence_end", contrast: str = "neutral",
+                 reference: str = "neutral") -> dict[str, dict[str, list[float]]]:
     """L1 and L2 norm of every emotion's vector at each hook: ``{emotion: {"l2": [...], "l1": [...]}}`` in ``hooks`` order."""
     out: dict[str, dict[str, list[float]]] = {}
     for h in hooks:
-        for e, v in compute_emotion_vectors(store, h, method=method, contrast=contrast).items():
+        for e, v in compute_emotion_vectors(store, h, method=method, contrast=contrast, reference=reference).items():
             d = out.setdefault(e, {"l2": [], "l1": []})
             d["l2"].append(v.norm)
             d["l1"].append(float(v.vector.abs().sum()))

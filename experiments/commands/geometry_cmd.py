@@ -30,6 +30,7 @@ from experiments.cli_common import (
     table,
 )
 from interp.activations import ActivationStore, extract_activations
+from interp.attributes import find_language_data, reference_label
 from interp.datasets import load_dataset
 from interp.errors import ConfigError, DatasetError, StoreError
 from interp.hook_names import hook_kind, parse_hook
@@ -38,7 +39,7 @@ from interp.run_context import RunContext
 from steering.alignment import KINDS
 from steering.geometry_analysis import align_analysis, subspace_analysis, vectors_analysis
 from steering.geometry_report import store_split, transfer_extractor
-from steering.vectors import CONTRASTS, METHODS, pair_map
+from steering.vectors import CONTRASTS, METHODS, contrasts_for, pair_map
 
 StoreOpt = typer.Option(None, "--store", help="Existing activation store (from `emotion-circuits extract`); default: extract into the run folder.")
 HooksOpt = typer.Option("resid_post", "--hooks", help="Residual hook kinds or full names (default resid_post); the first kind is "
@@ -89,8 +90,9 @@ def _check_counts(ds, *, minimum: int = 2) -> None:
     if low:
         e, c = next(iter(low.items()))
         raise DatasetError(f"emotion {e!r} has {c} sentence(s) in {ds.source}; every emotion needs at least {minimum}")
-    if "neutral" not in counts:
-        raise DatasetError(f"{ds.source} has no neutral sentences; vectors, subspaces and alignment contrast against them")
+    ref = reference_label(ds.records) or "neutral"
+    if ref not in counts:
+        raise DatasetError(f"{ds.source} has no {ref} sentences (its reference label); vectors, subspaces and alignment contrast against them")
 
 
 def _get_store(ctx: RunContext, store: Path | None, model: str, profile: str, hooks: list[str], layers: list[int] | None,
@@ -151,6 +153,9 @@ class _Inputs:
     evaluation: list[int]
     split: dict
     pairs: dict
+    reference: str = "neutral"
+    find: object = None
+    data: tuple[str, str] = ("emotion", "en")  # (attribute, language) of the dataset
 
 
 def _inputs(ctx: RunContext, store: Path | None, model: str, profile: str, hooks: str, layers: str | None, split: str,
@@ -163,11 +168,17 @@ def _inputs(ctx: RunContext, store: Path | None, model: str, profile: str, hooks
     sel = _select_hooks(st, hook_list, layer_list)
     ds = load_dataset(profile)
     records = ds.records if [r.id for r in ds.records] == st.ids else None
+    # the registry's reference label and lexicons for the dataset's attribute and language (emotion: neutral, English words)
+    ref = reference_label(ds.records) or "neutral"
+    groups = {(r.attribute, r.language) for r in ds.records}
+    spec = find_language_data(*next(iter(groups))) if len(groups) == 1 else None
+    extra = {"reference": ref, "find": spec.find if spec is not None and spec.lexicons else None,
+             "data": next(iter(groups)) if len(groups) == 1 else ("mixed", "mixed")}
     if split == "none":
         idx = list(range(st.n))
         return _Inputs(st, sel, idx, idx, {"method": "none: selection and evaluation are the same sentences (optimistic)"},
-                       pair_map(records or []))
-    return _Inputs(st, sel, *store_split(st, fraction=fraction, seed=seed, records=records), pair_map(records or []))
+                       pair_map(records or [], reference=ref), **extra)
+    return _Inputs(st, sel, *store_split(st, fraction=fraction, seed=seed, records=records), pair_map(records or [], reference=ref), **extra)
 
 
 def _of_kind(hooks: list[str], spec: str) -> list[str]:
@@ -202,16 +213,21 @@ def vectors(model: str = ModelOpt, profile: str = ProfileOpt, store: Path = Stor
             split_fraction: float = FractionOpt, runs_root: Path = RunsRootOpt, seed: int = SeedOpt, device: str = DeviceOpt,
             dtype: str = DtypeOpt, json_out: bool = JsonOpt) -> None:
     """Emotion vectors per layer and method: band chosen on the selection split; cosines, norms, probes (vs BoW and lexicon rule) from the evaluation split."""
-    method_list, contrast_list = _choices(methods, METHODS, "--methods"), _choices(contrasts, CONTRASTS, "--contrasts")
+    method_list = _choices(methods, METHODS, "--methods")
     ctx = RunContext.create("vectors", _config(locals()), root=runs_root, seed=seed)
     g = _inputs(ctx, store, model, profile, hooks, layers, split, split_fraction, seed, device, dtype, json_out)
+    if contrasts == ",".join(CONTRASTS):  # the default: the dataset's reference label and others
+        contrasts = ",".join(contrasts_for(g.reference))
+    contrast_list = _choices(contrasts, contrasts_for(g.reference), "--contrasts")
     load = cache(lambda: load_model_cli(g.st.model_name if store is not None else model, device, dtype, quiet=True))
-    tr, notes = transfer_extractor(load, ctx.path / "transfer", pairs=g.pairs) if transfer else (None, ["implicit / trap sets skipped (--no-transfer)"])
+    tr, notes = transfer_extractor(load, ctx.path / "transfer", pairs=g.pairs, reference=g.reference,
+                                    attribute=g.data[0], language=g.data[1]) if transfer else (None, ["implicit / trap sets skipped (--no-transfer)"])
     with progress_bar("vectors, reliability, probes", 1, quiet=json_out) as update:
         rep = vectors_analysis(g.st, _of_kind(g.hooks, hooks), selection=g.selection, evaluation=g.evaluation, split=g.split,
                                methods=method_list, contrasts=contrast_list, vector_hooks=g.hooks, n_boot=n_boot, n_splits=n_splits,
                                n_shuffle=n_shuffle, folds=folds, layer_probe_shuffles=layer_probe_shuffles, probe_shuffles=probe_shuffles,
-                               band_width=band_width, seed=seed, pairs=g.pairs, transfer=tr, notes=notes, progress=update)
+                               band_width=band_width, seed=seed, pairs=g.pairs, transfer=tr, notes=notes, progress=update,
+                               reference=g.reference, find=g.find, language=g.data[1])
     _show(ctx, rep, json_out)
 
 
@@ -228,7 +244,7 @@ def subspace(model: str = ModelOpt, profile: str = ProfileOpt, store: Path = Sto
     with progress_bar("subspaces", len(g.hooks) + 1, quiet=json_out) as update:
         rep = subspace_analysis(g.st, g.hooks, selection=g.selection, evaluation=g.evaluation, split=g.split, k=k, methods=(method, other),
                                 layer_shuffles=layer_shuffles, n_shuffle=n_shuffle, n_boot=n_boot, seed=seed, pairs=g.pairs,
-                                progress=update)
+                                progress=update, reference=g.reference)
     _show(ctx, rep, json_out)
 
 
@@ -249,7 +265,7 @@ def align(model_a: str = ModelAOpt, model_b: str = ModelBOpt, store_a: Path = St
         rep = align_analysis(a.st, b.st, hook=hook, layer_a=layer_a, layer_b=layer_b, match_depth=match_depth, selection_a=a.selection,
                              selection_b=b.selection, evaluate_on={a.st.texts[i] for i in a.evaluation}, method=method,
                              rows=row_kinds, k=k, alpha=alpha, common_dim=common_dim,
-                             test_fraction=test_fraction, n_boot=n_boot, seed=seed, progress=update)
+                             test_fraction=test_fraction, n_boot=n_boot, seed=seed, progress=update, reference=a.reference)
     _show(ctx, rep, json_out)
 
 

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from experiments.cli_common import (
+    DEFAULT_LABEL,
     DeviceOpt,
     DtypeOpt,
     JsonOpt,
@@ -27,6 +28,7 @@ from experiments.cli_common import (
     progress_bar,
     show_report,
 )
+from interp.attributes import reference_label
 from interp.datasets import load_dataset, load_prompts
 from interp.hook_names import RESIDUAL_KINDS, block_hook, validate_layer
 from interp.run_context import RunContext
@@ -86,7 +88,8 @@ def _check_inputs(scale: str, hook_kind: str, positions: str, vectors_file: Path
 
 def _known_emotions(profile: str, vectors_file: Path | None, emotions: list[str]) -> list[str]:
     """Emotions of ``profile`` (the vectors are extracted from it); with a vector file, the file decides later."""
-    return emotions if vectors_file is not None else [e for e in load_dataset(profile).emotions if e != "neutral"]
+    ds = load_dataset(profile) if vectors_file is None else None
+    return emotions if ds is None else [e for e in ds.emotions if e != (reference_label(ds.records) or "neutral")]
 
 
 def _vectors(m, ctx, emotions, layers, *, hook_kind, vectors_file, allow_hook_mismatch, allow_other_model, profile, method, contrast,
@@ -122,7 +125,7 @@ def _sweep_inputs(emotion: str, profile: str, vectors_file: Path | None, prompts
     return emotions, prompts[:n_prompts], targets, names
 
 
-def sweep(model: str = ModelOpt, emotion: Emotions = "gratitude", layers: Layers = None, alphas: Alphas = "-2,-1,-0.5,0,0.5,1,2",
+def sweep(model: str = ModelOpt, emotion: Emotions = DEFAULT_LABEL, layers: Layers = None, alphas: Alphas = "-2,-1,-0.5,0,0.5,1,2",
           scale: Scale = "raw", hook_kind: HookKind = "resid_pre", positions: Positions = "all", n_prompts: NPrompts = 30,
           prompts_file: PromptsFile = None, max_new_tokens: SweepTokens = 20, seeds: Seeds = "0", sample: Sample = False,
           temperature: Temperature = 1.0, chat: Chat = False, profile: Profile = "baseline", method: Method = "sentence_end",
@@ -157,7 +160,7 @@ def sweep(model: str = ModelOpt, emotion: Emotions = "gratitude", layers: Layers
                 figures=ctx.path / "figures")
 
 
-def steer(prompt: Prompt, model: str = ModelOpt, emotion: Emotion = "gratitude", layer: Layer = None, alpha: Alpha = 2.0,
+def steer(prompt: Prompt, model: str = ModelOpt, emotion: Emotion = DEFAULT_LABEL, layer: Layer = None, alpha: Alpha = 2.0,
           scale: Scale = "raw", hook_kind: HookKind = "resid_pre", positions: Positions = "all", max_new_tokens: SteerTokens = 30,
           sample: Sample = False, temperature: Temperature = 1.0, chat: Chat = False, profile: Profile = "baseline",
           method: Method = "sentence_end", contrast: Contrast = "neutral", vectors_file: VectorsFile = None,

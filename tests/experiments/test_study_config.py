@@ -21,7 +21,7 @@ def test_shipped_studies_validate(name):
      ({"sweep": {"alphas": [0.0, "x"]}}, "[sweep] alphas must be a list of numbers"),
      ({"sweep": {"alphas": [0.0, float("nan")]}}, "NaN or inf"),
      ({"extract": {"batch_size": 0}}, "[extract] batch_size must be ≥ 1"),
-     ({"screen": {"emotions": ["joy"]}}, "unknown emotion 'joy'"),
+     ({"screen": {"emotions": ["joy"]}}, "[screen] has unknown label 'joy' for attribute 'emotion' (en); allowed: gratitude, anger, apology"),
      ({"study": {"seed": "zero"}}, "[study] seed must be an integer"),
      ({"study": {"dtype": "float64"}}, "[study] dtype 'float64' is not a supported model dtype; choose one of float32, bfloat16"),
      ({"sweep": {"targets": ["vader_neg"]}}, "[sweep] targets must be a table of names to strings"),

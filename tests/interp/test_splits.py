@@ -1,5 +1,7 @@
 """Selection / evaluation splits: disjoint, deterministic, pairs kept together, overlaps refused."""
 
+import dataclasses
+
 import pytest
 
 from interp.datasets import EmotionDataset, EmotionRecord, load_profile
@@ -47,6 +49,21 @@ def test_split_dataset_keeps_pairs_together():
     sel = {r.id for r in sp.selection.records}
     for i in range(12):
         assert (f"g-{i}" in sel) == (f"n-{i}" in sel)
+
+
+def test_split_dataset_record_split_field_overrides_the_hash_and_carries_the_pair():
+    base = split_dataset(_ds(10), seed=0)
+    flip = [r for r in base.evaluation.records if r.emotion == "gratitude"][:2]
+    recs = [dataclasses.replace(r, split="selection") if r in flip else r for r in _ds(10).records]
+    recs.append(EmotionRecord("n-pair", "A matched plain sentence.", "neutral", pair_id=flip[0].id))
+    sp = split_dataset(EmotionDataset(tuple(recs), "mem"), seed=0)
+    sel = {r.id for r in sp.selection.records}
+    assert {r.id for r in flip} | {"n-pair"} <= sel
+    # the free records of each label are still split by the seeded hash at the fraction
+    free = [r for r in recs if r.emotion == "gratitude" and r not in flip and not r.split]
+    assert sum(r.id in sel for r in free) == round(0.5 * len(free))
+    fixed_ev = [dataclasses.replace(r, split="evaluation") if r.id == sorted(sel)[0] else r for r in recs]
+    assert sorted(sel)[0] in {r.id for r in split_dataset(EmotionDataset(tuple(fixed_ev), "mem"), seed=0).evaluation.records}
 
 
 def test_split_dataset_too_small_is_error():

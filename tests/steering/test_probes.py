@@ -90,3 +90,17 @@ def test_heldout_probe_with_activation_signal_beats_shuffles():
     r = heldout_probe(x[tr], [y[i] for i in tr], [texts[i] for i in tr], x[te], [y[i] for i in te], [texts[i] for i in te],
                       n_shuffle=200)
     assert r.accuracy.value > 0.9 and r.p_value < 0.01 and r.vs_bow.lo > 0.3
+
+
+def test_text_baselines_in_another_attribute_and_language_use_its_lexicon_reference_and_characters():
+    from interp.attributes import get_attribute
+    from steering.probes import lexicon_rule, text_baselines
+
+    spec = get_attribute("emotion").language("ja")
+    ds = spec.load()
+    texts, labels = [r.text for r in ds.records], [r.emotion for r in ds.records]
+    rule = lexicon_rule(texts, find=spec.find, reference=spec.reference)
+    assert set(rule) <= set(spec.label_names) and (rule == np.asarray(labels)).mean() > 0.9  # explicit expressions, by design
+    tb = text_baselines(texts, labels, folds=3, n_boot=50, find=spec.find, reference=spec.reference, language="ja")
+    assert tb.lexicon.value == pytest.approx((rule == np.asarray(labels)).mean())
+    assert tb.bow.value > 1 / len(set(labels))  # character n-grams: the English word analyser finds no words here

@@ -190,12 +190,48 @@ def test_token_matched_vectors_on_real_store_match_an_independent_loop(baseline_
 
 
 def test_method_and_contrast_tables_are_the_allowed_values():
-    from steering.vectors import CONTRAST_REFERENCES, CONTRASTS, METHODS, ROW_METHODS, reference_rows
+    from steering.vectors import CONTRAST_REFERENCES, CONTRASTS, METHODS, ROW_METHODS, contrast_mode, contrasts_for, reference_rows
 
     assert METHODS == tuple(ROW_METHODS) == ("sentence_end", "token", "token_matched")
-    assert CONTRASTS == tuple(CONTRAST_REFERENCES) == ("neutral", "others")
+    assert tuple(CONTRAST_REFERENCES) == ("reference", "others")
+    assert CONTRASTS == contrasts_for("neutral") == ("neutral", "others")
+    assert {contrast_mode(c, "formal") for c in contrasts_for("formal")} == set(CONTRAST_REFERENCES)
     with pytest.raises(StoreError, match="unknown method 'mean'; choose one of sentence_end, token, token_matched"):
         reference_rows(None, "blocks.0.hook_resid_post", "mean")
     x = torch.randn(6, 4)
     with pytest.raises(DatasetError, match="unknown contrast 'all'; choose one of neutral, others"):
         mean_difference(x, ["anger"] * 3 + ["neutral"] * 3, "anger", "all", ["anger", "neutral"])
+    with pytest.raises(DatasetError, match="unknown contrast 'neutral'; choose one of formal, others"):
+        mean_difference(x, ["casual"] * 3 + ["formal"] * 3, "casual", "neutral", ["casual", "formal"], reference="formal")
+
+
+def test_reference_label_is_a_parameter_renaming_neutral_changes_nothing():
+    from steering.reliability import vector_reliability
+    from steering.subspace import overlap_vs_nulls
+    from steering.vectors import matched_token_rows, pair_map
+
+    g = torch.Generator().manual_seed(3)
+    acts = torch.randn(8, 6, 5, generator=g)
+    labels = ["anger", "gratitude", "anger", "gratitude", "neutral", "neutral", "neutral", "neutral"]
+    spans, ends = [[2], [3], [1, 2], [4], [], [], [], []], [5, 5, 4, 5, 5, 3, 4, 5]
+    renamed = [x if x != "neutral" else "formal" for x in labels]
+    ids = [f"r{i}" for i in range(8)]
+    pairs = {"r0": "r4", "r1": "r5"}
+    a = matched_token_rows(acts, labels, spans, ends, ids=ids, pairs=pairs)
+    b = matched_token_rows(acts, renamed, spans, ends, ids=ids, pairs=pairs, reference="formal")
+    assert torch.equal(a, b)
+    rows = acts[:, -1]
+    ra = vector_reliability(rows, labels, n_boot=5, n_splits=2, n_shuffle=3)
+    rb = vector_reliability(rows, renamed, contrast="formal", reference="formal", n_boot=5, n_splits=2, n_shuffle=3)
+    assert ra.to_dict() == {**rb.to_dict(), "contrast": "neutral"}
+    oa = overlap_vs_nulls(rows, acts[:, -2], labels, 2, n_shuffle=3)
+    ob = overlap_vs_nulls(rows, acts[:, -2], renamed, 2, n_shuffle=3, reference="formal")
+    assert oa.to_dict() == ob.to_dict()
+
+    class R:
+        def __init__(self, id, emotion, pair_id=None):
+            self.id, self.emotion, self.pair_id = id, emotion, pair_id
+
+    # to_reference sets: each labelled record names its anchor; to_label sets: the neutral names its sentence
+    assert pair_map([R("a", "formal"), R("c1", "casual", "a")], reference="formal") == {"c1": "a"}
+    assert pair_map([R("g", "gratitude"), R("n", "neutral", "g")]) == {"g": "n"}
