@@ -15,7 +15,7 @@ import typer
 from rich.markup import escape
 
 from experiments import commands
-from experiments.cli_common import err_console
+from experiments.cli_common import GLOBAL_SPLIT, DeviceMapOpt, MaxMemoryOpt, NDevicesOpt, err_console
 from interp.errors import EmotionCircuitsError, EmotionCircuitsWarning
 from interp.io import write_error
 from interp.run_context import forget_open_runs, mark_open_runs_failed
@@ -28,6 +28,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
+
+
+@app.callback()
+def _model_placement(device_map: str | None = DeviceMapOpt, n_devices: int | None = NDevicesOpt, max_memory: str | None = MaxMemoryOpt) -> None:
+    """Options before the command split every model it loads over devices (README "Scale")."""
+    GLOBAL_SPLIT.update({k: v for k, v in (("device_map", device_map), ("n_devices", n_devices), ("max_memory", max_memory)) if v is not None})
 
 
 def _register_all() -> None:
@@ -49,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.showwarning = _show_warning
     command = typer.main.get_command(app)
     forget_open_runs()
+    GLOBAL_SPLIT.clear()
     try:
         rv = command.main(args=argv, prog_name="emotion-circuits", standalone_mode=False)
     except EmotionCircuitsError as exc:

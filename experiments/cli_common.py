@@ -2,6 +2,7 @@
 
 import json
 import math
+import os
 import re
 import sys
 from collections.abc import Iterator
@@ -15,8 +16,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from circuits.heads import Head, parse_heads, screened_heads, validate_heads
+from interp.attributes import default_data
 from interp.errors import ConfigError, EmotionCircuitsError
 from interp.models import dtype_name, load_model, parse_dtype
+from interp.placement import check_device, parse_device_map, parse_max_memory
 from interp.registry import DEFAULT_MODEL
 
 _RANGE_RE = re.compile(r"^(-?\d+)(?:-(-?\d+))?$")
@@ -36,14 +39,48 @@ ModelOpt = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Known model name o
 ProfileOpt = typer.Option("baseline", "--profile", "-p", help="Dataset profile (baseline, extended) or a JSONL/CSV file.")
 HeadsOpt = typer.Option(None, "--heads", help="Heads like 'L3H1,L5H0' (or '3.1,5.0').")
 ScreeningOpt = typer.Option(None, "--screening", help="screening.json (or its run folder) from screen-heads; its top heads are used.")
-EmotionOpt = typer.Option("gratitude", "--emotion", "-e", help="Emotion whose sentences/words are used.")
+DEFAULT_LABEL = default_data().contrast_labels[0]
+"""The label commands use unless told (the registry's first contrast label of the default attribute: ``gratitude``)."""
+EmotionOpt = typer.Option(DEFAULT_LABEL, "--emotion", "-e", help="Emotion whose sentences/words are used.")
 GenerateOpt = typer.Option(0, "--generate", min=0, help="Also score greedy continuations of this many prompts (0 = logit metric only).")
 MaxNewTokensOpt = typer.Option(20, "--max-new-tokens", min=1, help="Tokens per continuation with --generate.")
 JsonOpt = typer.Option(False, "--json", help="Print a machine-readable JSON summary on stdout instead of tables.")
 RunsRootOpt = typer.Option(Path("runs"), "--runs-root", envvar="EMOTION_CIRCUITS_RUNS_ROOT",
                            help="Folder under which run directories are created (env EMOTION_CIRCUITS_RUNS_ROOT).")
 SeedOpt = typer.Option(0, "--seed", help="Global random seed (Python, NumPy, torch).")
-DeviceOpt = typer.Option(None, "--device", help="torch device: cpu, cuda, cuda:1, … (default: auto, cuda if available, else cpu).")
+
+
+def _check_device_opt(value: str | None) -> str | None:
+    """Refuse a ``--device`` this machine lacks while the arguments are parsed (before a run folder exists)."""
+    return value if value in (None, "auto") else check_device(value, name="--device")
+
+
+DeviceOpt = typer.Option(None, "--device", callback=_check_device_opt,
+                         help="torch device: cpu, cuda, cuda:1, … (default: auto, cuda if available, else cpu).")
+
+# Splitting one model over several devices (interp.placement). Every command that loads a model through
+# load_model_cli honours the environment variables below; commands that declare these options take them as flags.
+DEVICE_MAP_ENV, N_DEVICES_ENV, MAX_MEMORY_ENV = "EMOTION_CIRCUITS_DEVICE_MAP", "EMOTION_CIRCUITS_N_DEVICES", "EMOTION_CIRCUITS_MAX_MEMORY"
+
+
+def _check_device_map_opt(value: str | None) -> str | None:
+    if value is not None:
+        parse_device_map(value)
+    return value
+
+
+def _check_max_memory_opt(value: str | None) -> str | None:
+    if value is not None:
+        parse_max_memory(value)
+    return value
+
+
+DeviceMapOpt = typer.Option(None, "--device-map", envvar=DEVICE_MAP_ENV, callback=_check_device_map_opt,
+                            help="Split the model over devices: auto | balanced | sequential (GPUs), or a JSON object / .json file "
+                                 "of module name → device (0, cuda:1, cpu, disk). Instead of --device.")
+NDevicesOpt = typer.Option(None, "--n-devices", envvar=N_DEVICES_ENV, min=1, help="Split the model evenly over GPUs 0..N-1.")
+MaxMemoryOpt = typer.Option(None, "--max-memory", envvar=MAX_MEMORY_ENV, callback=_check_max_memory_opt,
+                            help="Per-device budget of a split, e.g. '0=20GiB,1=20GiB,cpu=64GiB'.")
 
 
 def _check_dtype(value: str) -> str:
@@ -160,16 +197,44 @@ def progress_bar(description: str, total: int, *, quiet: bool = False) -> Iterat
         yield update
 
 
-def load_model_cli(name: str, device: str | None = None, dtype: str = "float32", *, quiet: bool = False):
-    """Load a model (``dtype`` by name, see :func:`interp.models.parse_dtype`) with a spinner on stderr."""
+GLOBAL_SPLIT: dict = {}
+"""The top-level ``emotion-circuits --device-map/--n-devices/--max-memory`` values of this invocation (set by the app
+callback in :mod:`experiments.cli`, cleared by ``main``): every command that loads a model through :func:`load_model_cli`
+splits it so."""
+
+
+def placement_from_env(device_map: str | None = None, n_devices: int | None = None, max_memory: str | None = None) -> dict:
+    """The split options given, else the top-level options (:data:`GLOBAL_SPLIT`), else ``$EMOTION_CIRCUITS_DEVICE_MAP`` /
+    ``_N_DEVICES`` / ``_MAX_MEMORY``, as :func:`interp.models.load_model` keywords."""
+    device_map = device_map if device_map is not None else GLOBAL_SPLIT.get("device_map")
+    n_devices = n_devices if n_devices is not None else GLOBAL_SPLIT.get("n_devices")
+    max_memory = max_memory if max_memory is not None else GLOBAL_SPLIT.get("max_memory")
+    env_n = os.environ.get(N_DEVICES_ENV, "").strip()
+    if n_devices is None and env_n:
+        if not env_n.isdigit():
+            raise ConfigError(f"{N_DEVICES_ENV} is {env_n!r}; set it to a whole number of GPUs, e.g. 2")
+        n_devices = int(env_n)
+    return {"device_map": device_map if device_map is not None else os.environ.get(DEVICE_MAP_ENV) or None,
+            "n_devices": n_devices, "max_memory": max_memory if max_memory is not None else os.environ.get(MAX_MEMORY_ENV) or None}
+
+
+def load_model_cli(name: str, device: str | None = None, dtype: str = "float32", *, quiet: bool = False,
+                   device_map: str | None = None, n_devices: int | None = None, max_memory: str | None = None):
+    """Load a model (``dtype`` by name, see :func:`interp.models.parse_dtype`) with a spinner on stderr.
+
+    ``device_map`` / ``n_devices`` / ``max_memory`` split it over devices (:func:`interp.placement.resolve_placement`);
+    each defaults to its environment variable (:func:`placement_from_env`).
+    """
     dt = parse_dtype(dtype, name="--dtype")
+    split = placement_from_env(device_map, n_devices, max_memory)
     if quiet:
-        return load_model(name, device=device, dtype=dt)
+        return load_model(name, device=device, dtype=dt, **split)
     with err_console.status(f"loading model {name} …"):
-        model = load_model(name, device=device, dtype=dt)
+        model = load_model(name, device=device, dtype=dt, **split)
     info = model.ec_info
-    err_console.print(f"loaded {info.name} ({info.n_layers} layers, d_model {info.d_model}, {info.dtype}) in {info.load_seconds:.1f} s"
-                      + (" from cache" if info.from_cache else ""))
+    where = f" over {info.n_devices} devices" if info.n_devices > 1 else ""
+    err_console.print(f"loaded {info.name} ({info.n_layers} layers, d_model {info.d_model}, {info.dtype}){where} in "
+                      f"{info.load_seconds:.1f} s" + (" from cache" if info.from_cache else ""))
     return model
 
 

@@ -6,6 +6,9 @@ Names accepted by :func:`load_model`:
 * a local model directory (``config.json`` + weights + tokenizer) that TransformerBridge supports;
 * a Hugging Face hub id (needs network; none here).
 
+A model larger than one device is split by ``device_map`` / ``n_devices`` / ``max_memory``
+(:mod:`interp.placement`), passed through to ``TransformerBridge.boot_transformers``.
+
 Embedded GGUF models are dequantised once by transformers + gguf and cached as a
 safetensors directory under :func:`cache_dir`, keyed by the GGUF's SHA-256, so later
 loads skip the 10–60 s conversion.
@@ -26,6 +29,7 @@ from platformdirs import user_cache_dir
 
 from interp.errors import ConfigError, ModelNotInstalledError, UnknownModelError
 from interp.io import atomic_write_json
+from interp.placement import Placement, check_map_covers, resolve_placement
 from interp.registry import KNOWN_MODELS, ModelSpec
 
 CACHE_ENV = "EMOTION_CIRCUITS_CACHE"
@@ -73,6 +77,9 @@ class ModelInfo:
     from_cache: bool
     load_seconds: float
     dtype: str = "float32"
+    device_map: dict | None = None
+    """Module → device as placed by accelerate when the model was split (None: one device)."""
+    n_devices: int = 1
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -184,24 +191,28 @@ def _convert_gguf_to_dir(spec: ModelSpec, gguf_path: Path, source_hash: str) -> 
     return target
 
 
-def _boot(path_or_id: str, *, device: str, dtype: torch.dtype, compat: bool):
+def _boot(path_or_id: str, *, placement: Placement, dtype: torch.dtype, compat: bool):
+    if isinstance(placement.device_map, dict):
+        check_map_covers(placement.device_map, path_or_id)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from transformer_lens.model_bridge import TransformerBridge  # noqa: PLC0415 - heavy (CLI start-up: 4 s)
 
-        bridge = TransformerBridge.boot_transformers(path_or_id, device=device, dtype=dtype)
-        if compat:
-            bridge.enable_compatibility_mode(disable_warnings=True)
+        try:
+            bridge = TransformerBridge.boot_transformers(path_or_id, dtype=dtype, **placement.boot_kwargs())
+            if compat:
+                bridge.enable_compatibility_mode(disable_warnings=True)
+        except (ValueError, RuntimeError) as exc:
+            if not placement.split:
+                raise
+            # TransformerLens refuses maps it cannot run (GPU mixed with CPU/disk offload, split tied weights,
+            # compatibility numerics on offloaded weights): one line saying so, not a traceback.
+            reason = str(exc).splitlines()[0][:400] if str(exc) else type(exc).__name__
+            raise ConfigError(f"cannot place {path_or_id!r} with device_map {placement.device_map!r}: {reason}") from None
     bridge.eval()
     for p in bridge.parameters():
         p.requires_grad_(False)
     return bridge
-
-
-def _default_device(device: str | None) -> str:
-    if device is not None and device != "auto":
-        return device
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def _info_from_cfg(cfg, **provenance) -> ModelInfo:
@@ -215,13 +226,16 @@ def _info_from_cfg(cfg, **provenance) -> ModelInfo:
         d_head=cfg.d_head,
         d_vocab=cfg.d_vocab,
         dtype=dtype_name(getattr(cfg, "dtype", None) or torch.float32),
+        n_devices=int(getattr(cfg, "n_devices", None) or 1),
         **provenance,
     )
 
 
 def _attach_info(bridge, *, name: str, source: str, source_hash: str, from_cache: bool, t0: float, compat: bool):
+    hf_map = getattr(getattr(bridge, "original_model", None), "hf_device_map", None)
     bridge.ec_info = _info_from_cfg(
         bridge.cfg,
+        device_map={str(k): str(v) for k, v in hf_map.items()} if hf_map else None,
         name=name,
         source=source,
         source_hash=source_hash,
@@ -242,20 +256,29 @@ def _dir_hash(path: Path) -> str:
     return h.hexdigest()
 
 
-def load_model(name: str, *, device: str | None = None, dtype: torch.dtype | None = None, compat: bool = True):
+def load_model(name: str, *, device: str | None = None, dtype: torch.dtype | None = None, compat: bool = True,
+               device_map: str | dict | None = None, n_devices: int | None = None, max_memory: str | dict | None = None):
     """Load ``name`` as a ``TransformerBridge`` with HookedTransformer hook names and numerics.
 
     Args:
-        name: known short name, local model directory, or Hugging Face id.
+        name: known short name, local model directory (``save_pretrained`` folder), or Hugging Face id.
         device: torch device; default (``None`` or ``"auto"``) CUDA when available, else CPU.
         dtype: parameter dtype (see :func:`parse_dtype` for names); default float32.
         compat: call ``enable_compatibility_mode()`` (HookedTransformer numerics, W_Q…, OV/QK).
+        device_map: split the model: ``auto`` / ``balanced`` / ``sequential`` over the GPUs, or module name →
+            device (GPU index, ``cuda:N``, ``cpu``, ``disk``) as a dict, JSON text or JSON file; instead of ``device``.
+        n_devices: split evenly over GPUs 0..n-1 (``device_map="balanced"``).
+        max_memory: per-device budget of a split, ``"0=20GiB,1=20GiB,cpu=64GiB"`` or a dict.
 
     Returns:
         The bridge, frozen (no parameter requires grad), with ``model.ec_info`` (:class:`ModelInfo`).
+
+    Raises:
+        ConfigError: a device that does not exist, a map that leaves modules unplaced or that TransformerLens cannot
+            run, a malformed ``max_memory`` (see :func:`interp.placement.resolve_placement`); checked before loading.
     """
     t0 = time.perf_counter()
-    dev = _default_device(device)
+    dev = resolve_placement(device, device_map=device_map, n_devices=n_devices, max_memory=max_memory)
     dt = dtype or torch.float32
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     spec = KNOWN_MODELS.get(name)
@@ -270,7 +293,7 @@ def load_model(name: str, *, device: str | None = None, dtype: torch.dtype | Non
                 os.replace(tmp, target)
             except OSError:
                 shutil.rmtree(tmp, ignore_errors=True)
-        bridge = _boot(str(target), device=dev, dtype=dt, compat=compat)
+        bridge = _boot(str(target), placement=dev, dtype=dt, compat=compat)
         return _attach_info(bridge, name="tiny", source=str(target), source_hash=_dir_hash(target), from_cache=True, t0=t0, compat=compat)
     if spec is not None:
         gguf_path, source_hash = _locate_gguf(spec)
@@ -278,14 +301,14 @@ def load_model(name: str, *, device: str | None = None, dtype: torch.dtype | Non
         from_cache = (target / "ec_meta.json").exists()
         if not from_cache:
             _convert_gguf_to_dir(spec, gguf_path, source_hash)
-        bridge = _boot(str(target), device=dev, dtype=dt, compat=compat)
+        bridge = _boot(str(target), placement=dev, dtype=dt, compat=compat)
         return _attach_info(bridge, name=spec.name, source=str(gguf_path), source_hash=source_hash, from_cache=from_cache, t0=t0, compat=compat)
     path = Path(name).expanduser()
     if path.is_dir():
         if not (path / "config.json").exists():
             raise UnknownModelError(f"{str(path)!r} is a folder but has no config.json; point to a saved Hugging Face model directory")
         try:
-            bridge = _boot(str(path), device=dev, dtype=dt, compat=compat)
+            bridge = _boot(str(path), placement=dev, dtype=dt, compat=compat)
         except (ValueError, KeyError, NotImplementedError) as exc:
             raise UnknownModelError(f"could not load the model in {str(path)!r}: {exc}") from None
         return _attach_info(bridge, name=path.name, source=str(path.resolve()), source_hash=_dir_hash(path), from_cache=False, t0=t0, compat=compat)
@@ -297,12 +320,14 @@ def _mk(p: Path) -> Path:
     return p
 
 
-def _load_from_hub(name: str, *, dev: str, dt: torch.dtype, compat: bool, t0: float):
+def _load_from_hub(name: str, *, dev: Placement, dt: torch.dtype, compat: bool, t0: float):
     known = ", ".join(KNOWN_MODELS)
     if "/" not in name and not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
         raise UnknownModelError(f"unknown model {name!r}; known models: {known}; or pass a local model directory or a Hugging Face id")
     try:
-        bridge = _boot(name, device=dev, dtype=dt, compat=compat)
+        bridge = _boot(name, placement=dev, dtype=dt, compat=compat)
+    except ConfigError:
+        raise
     except Exception as exc:  # noqa: BLE001 - hub/network/arch failures all mean "cannot load this name"
         reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         raise UnknownModelError(

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.experiments.tone_error_cases import TONE_CASES
 from tests.helpers import run_cli
 from tests.humaneval.error_cases import HUMANEVAL_CASES
 
@@ -56,6 +57,24 @@ def _study(tmp: Path, name: str) -> Path:
     p = tmp / "bad.toml"
     p.write_text(f'[study]\nname = "{name}"\nmodel = "tiny"\nphases = ["dataset"]\n')
     return p
+
+
+def _attribute_study(tmp: Path, study: str, rest: str = "") -> Path:
+    """A study file: ``study`` lines in [study] (model tiny), then ``rest`` (other sections)."""
+    p = tmp / "attr.toml"
+    p.write_text(f'[study]\nmodel = "tiny"\n{study}\n{rest}')
+    return p
+
+
+def _missing_extra_scorer() -> str:
+    from interp.errors import ConfigError
+    from interp.evaluators import register_scorer
+
+    def factory(**kw):
+        raise ConfigError("the test scorer needs its extra; install it with: pip install needs-extra")
+
+    register_scorer("needs_extra", factory, replace=True)
+    return "needs_extra"
 
 
 def _tiny_vector_file(tmp: Path, hook: str) -> Path:
@@ -111,8 +130,30 @@ CASES = [
      "other settings (dtype differ)"),
     ("corrupt-store-read-by-vectors", lambda t, r: ["vectors", "--model", "tiny", "--store", str(_damaged_store(t)),
                                                     "--runs-root", r], "shard-00001.safetensors"),
+    ("device-this-machine-lacks", lambda t, r: ["extract", "--model", "tiny", "--device", "cuda:7", "--runs-root", r],
+     "does not exist on this machine"),
+    ("device-map-leaves-modules-unplaced", lambda t, r: ["--device-map", '{"model.layers.0": "cpu"}', "extract", "--model", "tiny",
+                                                         "--runs-root", r], "without a device"),
+    ("device-map-transformerlens-cannot-run", lambda t, r: ["--device-map", '{"": "disk"}', "extract", "--model", "tiny",
+                                                            "--runs-root", r], "cannot place"),
+    ("max-memory-malformed", lambda t, r: ["--device-map", '{"": "cpu"}', "--max-memory", "cpu=lots", "extract", "--model", "tiny",
+                                           "--runs-root", r], "give a positive size with a unit"),
+    ("ray-address-unreachable", lambda t, r: ["run", str(_study(t, "ray-study")), "--runs-root", r, "--no-screenshot",
+                                              "--ray-address", "127.0.0.1:9"], "cannot reach the Ray cluster at 127.0.0.1:9"),
     ("unsafe-study-name", lambda t, r: ["run", str(_study(t, "../../x")), "--runs-root", r, "--no-screenshot"],
      "not a safe folder name"),
+    ("study-label-not-of-attribute", lambda t, r: ["run", str(_attribute_study(t, 'attribute = "formality"\nphases = ["dataset"]',
+                                                                           '[screen]\nemotions = ["formal"]\n')), "--runs-root", r],
+     "[screen] has unknown label 'formal' for attribute 'formality' (en); allowed: casual"),
+    ("study-scorer-wrong-language", lambda t, r: ["run", str(_attribute_study(
+        t, 'attribute = "emotion"\nlanguage = "ja"\nphases = ["dataset", "extract", "vectors", "sweep"]',
+        '[sweep]\nscorers = ["sentiment", "fluency"]\n')), "--runs-root", r], "is in 'ja' but scorer 'sentiment' scores en text"),
+    ("study-scorer-extra-missing", lambda t, r: ["run", str(_attribute_study(
+        t, 'phases = ["dataset", "extract", "vectors", "sweep"]', f'[sweep]\nscorers = ["{_missing_extra_scorer()}", "fluency"]\n')),
+        "--runs-root", r], "install it with: pip install needs-extra"),
+    ("study-sweep-label-without-target", lambda t, r: ["run", str(_attribute_study(
+        t, 'attribute = "politeness"\nphases = ["dataset", "extract", "vectors", "sweep"]', '[sweep]\nemotions = ["impolite"]\n')),
+        "--runs-root", r], "has no target score column"),
     ("vectors-from-other-model", lambda t, r: ["steer", "--model", "tiny", "--vectors", str(_other_model_vectors(t)),
                                                "--emotion", "gratitude", "--layer", "1", "--runs-root", r, "Hello there"],
      "--allow-other-model"),
@@ -129,6 +170,7 @@ CASES = [
                                                           "--out", str(t / "o.safetensors")], "not a readable GGUF"),
 ]
 CASES += HUMANEVAL_CASES
+CASES += TONE_CASES
 _CAPSYS: list = [None]
 
 

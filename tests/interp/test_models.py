@@ -113,3 +113,41 @@ def test_gguf_second_load_comes_from_cache_and_is_faster(name, tmp_path, monkeyp
     assert (info.n_layers, info.d_model, info.n_heads, info.n_kv_heads, info.d_head, info.d_vocab) == (
         spec.n_layers, spec.d_model, spec.n_heads, spec.n_kv_heads, spec.d_head, spec.d_vocab)
     print(f"{name}: first load {t_first:.1f} s (GGUF conversion), second {t_second:.1f} s (cache)")
+
+
+# ------------------------------------------------------------------------------------------------ placement (device_map)
+
+def test_device_map_all_on_cpu_gives_identical_logits(tiny_model):
+    """``device_map={"": "cpu"}`` goes through accelerate's loader and keeps compatibility numerics bit for bit."""
+    model = load_model("tiny", device_map={"": "cpu"})
+    tokens = tiny_model.to_tokens("We are grateful for the help.")
+    assert torch.equal(model(tokens), tiny_model(tokens))
+    assert model.ec_info.compat_numerics and model.ec_info.n_devices == 1
+
+
+def test_device_map_split_with_disk_offload_runs_hooks_and_matches(tmp_path):
+    """A real split on a CPU-only machine: block 1 offloaded to disk (raw numerics; compatibility numerics refuse
+    offloaded weights with one ConfigError). Logits and hooked activations match the one-device model exactly."""
+    d = save_tiny_model(tmp_path / "m", seed=2)
+    split_map = {"model.embed_tokens": "cpu", "model.layers.0": "cpu", "model.layers.1": "disk", "model.norm": "cpu", "lm_head": "cpu"}
+    ref, split = load_model(str(d), device="cpu", compat=False), load_model(str(d), device_map=split_map, compat=False)
+    assert split.ec_info.device_map == split_map and split.ec_info.n_devices == 2
+    tokens = ref.to_tokens("Thank you so much.")
+    (a, ca), (b, cb) = (m.run_with_cache(tokens, names_filter="blocks.1.hook_resid_post") for m in (ref, split))
+    assert torch.equal(a, b) and torch.equal(ca["blocks.1.hook_resid_post"], cb["blocks.1.hook_resid_post"])
+    with pytest.raises(ConfigError, match="cannot place .* with device_map .*: enable_compatibility_mode"):
+        load_model(str(d), device_map=split_map)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"device_map": {"model.embed_tokens": "cpu", "model.layers.0": "cpu"}},
+     "device_map leaves model.layers.1, model.norm, lm_head without a device"),
+    ({"device": "tpu"}, "device 'tpu' is not a torch device; devices here: cpu"),
+    ({"device_map": {"": "cpu"}, "max_memory": "cpu=lots"}, "max_memory for 'cpu' is 'lots'"),
+])
+def test_bad_placement_is_refused_before_weights_load(tmp_path, monkeypatch, kwargs, message):
+    import transformer_lens.model_bridge as tlb
+
+    monkeypatch.setattr(tlb.TransformerBridge, "boot_transformers", lambda *a, **k: pytest.fail("weights were loaded"))
+    with pytest.raises(ConfigError, match=message):
+        load_model(str(save_tiny_model(tmp_path / "m")), **kwargs)

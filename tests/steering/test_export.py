@@ -15,10 +15,12 @@ from steering.export import (
     block_of_hook,
     export_gguf,
     export_steering_vectors,
+    export_vectors,
     from_steering_vector,
     hook_of_block,
     import_vectors,
     load_steering_vector,
+    read_directions,
     read_gguf,
     read_steering_vectors,
     select_vectors,
@@ -255,6 +257,19 @@ def test_import_refuses_another_width(tmp_path, tiny_model):
     path = _write_gguf(tmp_path / "wide.gguf", {"direction.1": np.ones(tiny_model.cfg.d_model + 1, np.float32)})
     with pytest.raises(HookError, match=f"d_model {tiny_model.cfg.d_model + 1} but the model has d_model"):
         import_vectors(read_gguf(path), tiny_model, hook_kind="resid_post")
+
+
+@pytest.mark.parametrize("fmt", ["gguf", "steering-vectors"])
+def test_import_of_our_own_files_made_for_another_width_names_both_sizes(tmp_path, tiny_model, capsys, fmt):
+    """Both export formats, read back through the library and through ``vectors-import`` (one error line, exit 2)."""
+    d = tiny_model.cfg.d_model
+    path = export_vectors([_vec(1, "resid_post", d=d + 3)], tmp_path / f"wide.{fmt}", fmt)
+    with pytest.raises(HookError, match=f"has d_model {d + 3} but the model has d_model {d};"):
+        import_vectors(read_directions(path, fmt), tiny_model)
+    code, _, err = run_cli(["vectors-import", str(path), "--format", fmt, "--model", "tiny", "--out", str(tmp_path / "o.safetensors")], capsys)
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert code == 2 and len(errors) == 1 and f"has d_model {d + 3} but the model has d_model {d}" in errors[0]
+    assert not (tmp_path / "o.safetensors").exists()
 
 
 # ------------------------------------------------------------------------------------------------ steering parity (tiny)
