@@ -47,8 +47,8 @@ class Ratings:
     skipped: tuple[SkippedFile, ...]
 
 
-class _Malformed(Exception):
-    """A rating file that cannot be used; the message says why."""
+class MalformedRating(DatasetError):
+    """A rating file that cannot be used; the message says why (scoring skips it, the answers receiver rejects it)."""
 
 
 def rating_paths(paths: list[str | Path]) -> list[Path]:
@@ -69,11 +69,10 @@ def rating_paths(paths: list[str | Path]) -> list[Path]:
 def load_ratings(key: Key, paths: list[str | Path]) -> Ratings:
     """Read every rating file; raise on another item set or a doubled rater, skip (and warn about) malformed ones."""
     files, skipped = [], []
-    items = {it.id: it for it in key.item_set.items}
     for p in rating_paths(paths):
         try:
-            files.append(_read(p, key, items))
-        except _Malformed as exc:
+            files.append(_read(p, key))
+        except MalformedRating as exc:
             skipped.append(SkippedFile(str(p), str(exc)))
     _refuse_duplicates(files)
     for s in skipped:
@@ -83,48 +82,61 @@ def load_ratings(key: Key, paths: list[str | Path]) -> Ratings:
     return Ratings(tuple(files), tuple(skipped))
 
 
-def _read(path: Path, key: Key, items: dict[str, Item]) -> RatingFile:
+def _read(path: Path, key: Key) -> RatingFile:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise _Malformed(f"not valid JSON ({getattr(exc, 'msg', exc)})") from None
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedRating(f"not valid JSON ({exc})") from None
+    return parse_rating(text, key, source=str(path))
+
+
+def parse_rating(text: str, key: Key, *, source: str) -> RatingFile:
+    """One rating file's JSON text checked against ``key``; ``source`` names it in messages and as the result's path.
+
+    Raises MalformedRating (why it cannot be used) or DatasetError (it was made for another item set).
+    """
+    items = {it.id: it for it in key.item_set.items}
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise MalformedRating(f"not valid JSON ({exc.msg})") from None
     if not isinstance(data, dict) or data.get("format") != ANSWER_FORMAT:
-        raise _Malformed(f"not an answer file (no format {ANSWER_FORMAT!r})")
+        raise MalformedRating(f"not an answer file (no format {ANSWER_FORMAT!r})")
     if "item_set" in data and data["item_set"] != key.item_set.id:
-        raise DatasetError(f"rating file {str(path)!r} is for item set {data['item_set']!r}, not {key.item_set.id!r} "
+        raise DatasetError(f"rating file {source!r} is for item set {data['item_set']!r}, not {key.item_set.id!r} "
                            "(this key's); score it with the key.json made with its forms")
     rater = data.get("rater")
     if not isinstance(rater, str) or not rater:
-        raise _Malformed("field 'rater' is missing")
+        raise MalformedRating("field 'rater' is missing")
     if rater not in key.raters:
-        raise _Malformed(f"rater {rater!r} is not one of the key's raters ({', '.join(key.raters)})")
+        raise MalformedRating(f"rater {rater!r} is not one of the key's raters ({', '.join(key.raters)})")
     if "item_set" not in data:
-        raise _Malformed("field 'item_set' is missing")
+        raise MalformedRating("field 'item_set' is missing")
     answers = data.get("answers")
     if not isinstance(answers, list):
-        raise _Malformed("field 'answers' is missing or not a list")
+        raise MalformedRating("field 'answers' is missing or not a list")
     seen: set[str] = set()
     for n, a in enumerate(answers, 1):
         _check_answer(a, items, n)
         if a["item"] in seen:
-            raise _Malformed(f"answer {n}: item {a['item']!r} is answered twice")
+            raise MalformedRating(f"answer {n}: item {a['item']!r} is answered twice")
         seen.add(a["item"])
-    return RatingFile(str(path), rater, tuple(answers))
+    return RatingFile(source, rater, tuple(answers))
 
 
 def _check_answer(a: object, items: dict[str, Item], n: int) -> None:
-    if not isinstance(a, dict) or a.get("item") not in items:
+    if not isinstance(a, dict) or not isinstance(a.get("item"), str) or a["item"] not in items:
         item = a.get("item") if isinstance(a, dict) else None
-        raise _Malformed(f"answer {n}: item {item!r} is not in the item set")
+        raise MalformedRating(f"answer {n}: item {item!r} is not in the item set")
     item = items[a["item"]]
     if a.get("kind", item.kind) != item.kind:
-        raise _Malformed(f"answer {n}: item {item.id} is a {item.kind} item, not {a.get('kind')!r}")
+        raise MalformedRating(f"answer {n}: item {item.id} is a {item.kind} item, not {a.get('kind')!r}")
     shown = a.get("shown", list(item.outputs))
     if not isinstance(shown, list) or sorted(map(str, shown)) != sorted(item.outputs):
-        raise _Malformed(f"answer {n}: 'shown' is not an ordering of item {item.id}'s outputs")
+        raise MalformedRating(f"answer {n}: 'shown' is not an ordering of item {item.id}'s outputs")
     problem = _ANSWER_CHECKS[item.kind](a, item)
     if problem:
-        raise _Malformed(f"answer {n} (item {item.id}): {problem}")
+        raise MalformedRating(f"answer {n} (item {item.id}): {problem}")
 
 
 def _pairwise(a: dict, item: Item) -> str | None:

@@ -1,4 +1,5 @@
-"""``emotion-circuits humaneval make|score``: blinded offline rating forms, and their scoring against the key."""
+"""``emotion-circuits humaneval make|score|export-answers``: blinded offline rating forms, their scoring against the key,
+and the answers the forms posted to the tone page exported as rating files."""
 
 from pathlib import Path
 
@@ -8,6 +9,7 @@ from rich.markup import escape
 from experiments.cli_common import JsonOpt, RunsRootOpt, SeedOpt, console, emit_json, fail, fmt, parse_str_list
 from experiments.cli_common import table as _table
 from humaneval import ScoreConfig, build_key, load_key, load_outputs, load_ratings, score, write_forms
+from humaneval.answers_db import export_answers
 from humaneval.form import check_post_url
 from interp.errors import ConfigError, DatasetError
 from interp.run_context import RunContext
@@ -86,6 +88,22 @@ def score_cmd(
     if strict and report.skipped:
         raise DatasetError(f"{len(report.skipped)} rating file(s) skipped as malformed (first: {report.skipped[0].path!r}: "
                            f"{report.skipped[0].reason}); the report of the others is in {str(ctx.path)!r}")
+
+
+@humaneval_app.command("export-answers")
+def export_answers_cmd(
+    db: Path = typer.Argument(..., help="The SQLite file `tone serve --answers-db` stored the posted answers in."),
+    key: Path = typer.Argument(..., help="The key.json of the forms that posted them."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for the answers-<rater>-<item set>.json files `humaneval score` reads."),
+    json_out: bool = JsonOpt,
+) -> None:
+    """Write each rater's latest posted answers as a rating file (checked against the key when it was posted)."""
+    paths = export_answers(db, load_key(key), out)
+    if json_out:
+        emit_json({"files": [str(p) for p in paths]})
+        return
+    for p in paths:
+        console.print(f"answers: {p}", highlight=False, markup=False, soft_wrap=True)
 
 
 def _rater_ids(raters: str | None, n_raters: int | None) -> list[str]:

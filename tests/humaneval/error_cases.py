@@ -46,6 +46,11 @@ def _only_malformed(t: Path) -> list[str]:
     return [str(key_path), str(t / "bad.json")]
 
 
+def _not_sqlite(t: Path) -> Path:
+    (t / "answers.sqlite").write_text("not a database " * 100)
+    return t / "answers.sqlite"
+
+
 def _empty(t: Path) -> Path:
     (t / "empty.jsonl").write_text("")
     return t / "empty.jsonl"
@@ -65,4 +70,8 @@ HUMANEVAL_CASES = [
     ("humaneval-duplicate-rater", lambda t, r: ["humaneval", "score", *_twin(t), "--runs-root", r], "rater 'a' has two rating files"),
     ("humaneval-no-usable-rating-file", lambda t, r: ["humaneval", "score", *_only_malformed(t), "--runs-root", r],
      "none of the 1 rating file(s) is usable"),
+    ("humaneval-answers-db-not-sqlite", lambda t, r: ["humaneval", "export-answers", str(_not_sqlite(t)), str(key_and_answers(t)[0]),
+                                                      "--out", str(t / "x")], "cannot be used (file is not a database)"),
+    ("humaneval-answers-db-missing", lambda t, r: ["humaneval", "export-answers", str(t / "none.sqlite"), str(key_and_answers(t)[0]),
+                                                   "--out", str(t / "x")], "does not exist"),
 ]
