@@ -466,7 +466,8 @@ def pair_rule_for(records) -> PairRule:
 
 
 SCORER_LANGUAGES: dict[str, tuple[str, ...] | None] = {
-    "sentiment": ("en",), "nrc": ("en",), "keywords": ("en",), "politeness": ("en",),
+    "sentiment": ("en",), "nrc": ("en",), "keywords": ("en",), "politeness": ("en",), "formality": ("en",),
+    "politeness_markers": ("en",), "humour_markers": ("en",), "threat_markers": ("en",), "markers": ("en",),
     "fluency": None, "hf_classifier": None,
     "keigo": ("ja",), "ja_sentiment": ("ja",), "ja_keywords": ("ja",),
 }

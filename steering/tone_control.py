@@ -16,13 +16,14 @@ A :class:`LabelControl` comes from a stored layer × α sweep (:class:`steering.
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 from jaxtyping import Float
 from torch import Tensor
 
+from interp.attributes import default_data
 from interp.errors import ConfigError
 from interp.hook_names import block_hook
 from steering.generation import GenerationConfig
@@ -196,7 +197,7 @@ class CalibrationConfig:
         profile: dataset profile the vectors are extracted from.
     """
 
-    labels: tuple[str, ...] = ("gratitude", "anger", "apology")
+    labels: tuple[str, ...] = field(default_factory=lambda: default_data().contrast_labels)
     layers: tuple[int, ...] = ()
     alphas: tuple[float, ...] = (0.125, 0.25, 0.5)
     scale: str = "mean_norm"
