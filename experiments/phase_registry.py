@@ -26,6 +26,7 @@ class Phase:
         section: the :class:`~experiments.study_config.StudyConfig` field with its parameters (hashed
             into its reuse key), or None when it has none.
         run: ``"module:function"`` of its ``(state, out) -> summary`` function.
+        default: whether a study without ``[study] phases`` runs it (the phase-10 analyses are opt-in).
     """
 
     name: str
@@ -33,6 +34,7 @@ class Phase:
     prerequisites: tuple[str, ...]
     section: str | None
     run: str
+    default: bool = True
 
     def resolve(self) -> Callable:
         """The function ``run`` names (imports its module now)."""
@@ -51,9 +53,10 @@ PHASES: tuple[Phase, ...] = (
     Phase("ablate", "Phase 6 — head ablation", ("screen",), "ablate", "experiments.phases_causal:phase_ablate"),
     Phase("patch_heads", "Phase 7 — head patching", ("screen",), "patch_heads", "experiments.phases_causal:phase_patch_heads"),
     Phase("ovqk", "Phase 9 — OV/QK roles", ("screen", "vectors"), "ovqk", "experiments.phases_circuits:phase_ovqk"),
-    Phase("interference", "Phase 10 — attribute interference matrix", (), "interference", "experiments.phases_attributes:phase_interference"),
+    Phase("interference", "Phase 10 — attribute interference matrix", (), "interference", "experiments.phases_attributes:phase_interference",
+          default=False),
     Phase("crosslingual", "Phase 10 — English and Japanese in one model", ("extract",), "crosslingual",
-          "experiments.phases_attributes:phase_crosslingual"),
+          "experiments.phases_attributes:phase_crosslingual", default=False),
 )
 """Every phase, in execution order (master plan phases 1, 2, 3, 3.5, 3.5, 4–5, 6, 6, 7, 9, 10, 10)."""
 
@@ -63,6 +66,11 @@ _BY_NAME = {p.name: p for p in PHASES}
 def names() -> tuple[str, ...]:
     """Phase names in execution order."""
     return tuple(_BY_NAME)
+
+
+def default_names() -> tuple[str, ...]:
+    """The phases a study without ``[study] phases`` runs, in execution order."""
+    return tuple(p.name for p in PHASES if p.default)
 
 
 def phase(name: str) -> Phase:

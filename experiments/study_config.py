@@ -51,6 +51,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 PHASES: tuple[str, ...] = phase_registry.names()
+DEFAULT_PHASES: tuple[str, ...] = phase_registry.default_names()
 """Phase names in execution order (declared in :mod:`experiments.phase_registry`)."""
 
 PREREQUISITES: dict[str, tuple[str, ...]] = {p.name: p.prerequisites for p in phase_registry.PHASES}
@@ -93,7 +94,7 @@ class StudySection:
     # Dataset: a profile name (interp.datasets.PROFILES) or a dataset file; "" = the registry's data of the attribute.
     profile: str = field(default_factory=lambda: default_data().profile or "")
     seed: int = 0
-    phases: list[str] = field(default_factory=lambda: list(PHASES))
+    phases: list[str] = field(default_factory=lambda: list(DEFAULT_PHASES))
     device: str = "cpu"  # torch device for every model of the study ("auto": cuda if available, else cpu)
     dtype: str = "float32"  # model parameter dtype (interp.models.DTYPES: float32, bfloat16, float16)
     # Selection / evaluation split (interp.splits): "halves" splits the profile per label by seeded hash

@@ -1,6 +1,6 @@
 import pytest
 
-from experiments.study_config import PHASES, from_dict, load_study
+from experiments.study_config import DEFAULT_PHASES, PHASES, from_dict, load_study
 from interp.errors import ConfigError
 from tests.helpers import run_cli
 
@@ -8,7 +8,17 @@ from tests.helpers import run_cli
 @pytest.mark.parametrize("name", ["emotion-circuits-baseline", "emotion-circuits-extended"])
 def test_shipped_studies_validate(name):
     cfg = load_study(f"studies/{name}.toml")
-    assert cfg.study.name == name and cfg.study.phases == list(PHASES)
+    assert cfg.study.name == name and cfg.study.phases == list(DEFAULT_PHASES)
+
+
+@pytest.mark.parametrize(("name", "phases"), [("attributes-en", None), ("emotions-ja", ["crosslingual"]),
+                                              ("interference-en", ["interference"])])
+def test_phase_10_studies_validate(name, phases):
+    """The phase-10 studies load; the opt-in phases they name exist, and a study without `phases` does not run them."""
+    cfg = load_study(f"studies/{name}.toml")
+    assert cfg.study.name == name and set(cfg.study.phases) <= set(PHASES)
+    assert all(p in cfg.study.phases for p in phases or [])
+    assert "interference" not in DEFAULT_PHASES and "crosslingual" not in DEFAULT_PHASES
 
 
 @pytest.mark.parametrize(
