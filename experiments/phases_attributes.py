@@ -7,7 +7,7 @@ sentence set; every reported effect comes from the evaluation half of the steeri
 
 from pathlib import Path
 
-import torch
+from torch import Tensor
 
 from circuits.screening_analysis import screening_analysis
 from experiments.pipeline import StudyState
@@ -17,30 +17,19 @@ from interp.datasets import load_prompts
 from interp.errors import ConfigError
 from interp.hook_names import block_hook
 from interp.splits import split_dataset
-from steering.crosslingual import crosslingual_analysis, store_split, top_heads
+from steering.crosslingual import crosslingual_analysis, store_split, store_vectors, top_heads
 from steering.generation import GenerationConfig
 from steering.interference import interference_analysis
-from steering.vectors import reference_rows
 
 
-def selection_vectors(store, hook: str, labels, reference: str, selection: list[int]) -> dict[str, torch.Tensor]:
-    """Label → mean(label) − mean(reference) of the sentence-end rows at ``hook``, over the ``selection`` sentences only.
-
-    Returns ``[d_model]`` float32 directions (the activation units of ``hook``)."""
-    rows = reference_rows(store, hook, "sentence_end")[selection].float()
-    names = [store.labels[i] for i in selection]
-    ref = rows[[i for i, n in enumerate(names) if n == reference]].mean(0)
-    return {lab: rows[[i for i, n in enumerate(names) if n == lab]].mean(0) - ref for lab in labels}
-
-
-def _attribute_vectors(state: StudyState, out: Path, attribute: str, layer: int, m) -> dict[tuple[str, str], torch.Tensor]:
+def _attribute_vectors(state: StudyState, out: Path, attribute: str, layer: int, m) -> dict[tuple[str, str], Tensor]:
     data = get_attribute(attribute).language(state.cfg.study.language)
     ds = data.load()
     store = extract_activations(m, ds, out / f"activations-{attribute}", hooks=[state.cfg.interference.hook_kind], layers=[layer],
                                 batch_size=state.cfg.extract.batch_size)
     selection, _ = store_split(store, fraction=state.cfg.study.split_fraction, seed=state.cfg.study.seed)
     labels = [lab for lab in data.contrast_labels if lab in data.targets]
-    vecs = selection_vectors(store, block_hook(state.cfg.interference.hook_kind, layer), labels, data.reference, selection)
+    vecs = store_vectors(store, block_hook(state.cfg.interference.hook_kind, layer), labels, data.reference, rows=selection)
     return {(attribute, lab): v for lab, v in vecs.items()}
 
 

@@ -369,10 +369,11 @@ def cross_steering(model, vectors: Mapping[tuple[str, str], Tensor], prompts: Ma
     return results, skipped
 
 
-def store_vectors(store, hook: str, labels: Sequence[str], reference: str) -> dict[str, Tensor]:
-    """``{label: label mean − reference mean}`` of a store's ``sentence_end`` rows at ``hook`` (all sentences)."""
-    rows, lab = reference_rows(store, hook, "sentence_end").float(), store.labels
-    m = _means(rows, lab, [*labels, reference])
+def store_vectors(store, hook: str, labels: Sequence[str], reference: str, *, rows: Sequence[int] | None = None) -> dict[str, Tensor]:
+    """``{label: label mean − reference mean}`` of a store's ``sentence_end`` rows at ``hook`` (all sentences, or only ``rows``)."""
+    idx = list(range(store.n)) if rows is None else list(rows)
+    acts, lab = reference_rows(store, hook, "sentence_end")[idx].float(), [store.labels[i] for i in idx]
+    m = _means(acts, lab, [*labels, reference])
     return {x: m[i] - m[-1] for i, x in enumerate(labels)}
 
 
